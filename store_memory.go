@@ -1,0 +1,239 @@
+package pkce
+
+import (
+	"context"
+	"errors"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultMaxEntries is the number of live challenges a [MemoryStore] holds
+// at most unless [MemoryStoreOptions.MaxEntries] says otherwise.
+const DefaultMaxEntries = 1_000_000
+
+const (
+	memoryShards = 64 // a power of two
+	// sweepPerOp is how many expired entries each Save or Take removes from
+	// its shard as it goes: more than one, so sweeping outpaces saving.
+	sweepPerOp = 2
+)
+
+// MemoryStoreOptions configures a [MemoryStore]. The zero value is the
+// default.
+type MemoryStoreOptions struct {
+	// MaxEntries bounds the live entries (saved and not expired, used or
+	// not) in the whole store. Past it Save returns [ErrStoreFull] and the
+	// authorization request fails closed. Zero: [DefaultMaxEntries].
+	MaxEntries int
+}
+
+// MemoryStore is the embedded [Store]: a sharded in-memory map for a single
+// process. Entries live until their ExpiresAt, used ones too, which is what
+// lets Take answer [ErrUsed]. Expired entries are swept a little at a time by
+// Save and Take, one shard at a time; there is no goroutine and nothing to
+// Close. Servers that run more than one instance need a shared store instead.
+//
+// A MemoryStore is safe for concurrent use. Its zero value is not usable:
+// create one with [NewMemoryStore] or [NewMemoryStoreWithOptions].
+type MemoryStore struct {
+	seed   maphash.Seed
+	max    int64
+	count  atomic.Int64 // entries in the maps, expired or not
+	now    func() time.Time
+	shards [memoryShards]memoryShard
+}
+
+type memoryShard struct {
+	mu      sync.Mutex
+	entries map[string]memoryEntry
+	expiry  expiryHeap
+	_       [24]byte // pads the shard to 64 bytes: one cache line each
+}
+
+type memoryEntry struct {
+	c    Challenge
+	used bool
+}
+
+// NewMemoryStore returns an empty MemoryStore holding at most
+// [DefaultMaxEntries] live challenges.
+func NewMemoryStore() *MemoryStore {
+	return NewMemoryStoreWithOptions(MemoryStoreOptions{})
+}
+
+// NewMemoryStoreWithOptions returns an empty MemoryStore configured by o.
+// A negative MaxEntries is treated as zero (the default).
+func NewMemoryStoreWithOptions(o MemoryStoreOptions) *MemoryStore {
+	s := &MemoryStore{seed: maphash.MakeSeed(), max: int64(o.MaxEntries), now: time.Now}
+	if s.max <= 0 {
+		s.max = DefaultMaxEntries
+	}
+	for i := range s.shards {
+		s.shards[i].entries = make(map[string]memoryEntry)
+	}
+	return s
+}
+
+// errSaveExpired is returned by MemoryStore.Save for a challenge whose
+// ExpiresAt is not in the future.
+var errSaveExpired = errors.New("pkce: challenge ExpiresAt is not in the future")
+
+// Save records c under key until c.ExpiresAt. It returns [ErrUsed], changing
+// nothing, if key holds a used entry that has not expired; [ErrStoreFull] if
+// the store holds its maximum of live entries even after dropping the
+// expired ones; an error if c.ExpiresAt is not in the future. Saving over a
+// live unused entry replaces it. Safe for concurrent use.
+func (s *MemoryStore) Save(ctx context.Context, key string, c Challenge) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := s.now()
+	if !c.ExpiresAt.After(now) {
+		return errSaveExpired
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	s.sweepLocked(sh, now, sweepPerOp)
+	if e, ok := sh.entries[key]; ok && e.c.ExpiresAt.After(now) {
+		if e.used {
+			return ErrUsed
+		}
+		sh.put(key, memoryEntry{c: c})
+		return nil
+	} else if ok {
+		// Expired and not yet swept: the key is free again, and the
+		// entry already counts.
+		sh.put(key, memoryEntry{c: c})
+		return nil
+	}
+	if s.count.Add(1) > s.max {
+		s.count.Add(-1)
+		// At the limit: drop every expired entry, one shard at a time, then
+		// try once more. This shard's lock is held, so it is swept here.
+		s.sweepLocked(sh, now, -1)
+		for i := range s.shards {
+			if o := &s.shards[i]; o != sh {
+				o.mu.Lock()
+				s.sweepLocked(o, now, -1)
+				o.mu.Unlock()
+			}
+		}
+		if s.count.Add(1) > s.max {
+			s.count.Add(-1)
+			return ErrStoreFull
+		}
+	}
+	sh.put(key, memoryEntry{c: c})
+	return nil
+}
+
+// Take returns the challenge saved under key and marks it used. Exactly one
+// of any number of calls for a key gets the challenge; the others get
+// [ErrUsed] until the entry expires, then [ErrNotFound]. Safe for concurrent
+// use.
+func (s *MemoryStore) Take(ctx context.Context, key string) (Challenge, error) {
+	if err := ctx.Err(); err != nil {
+		return Challenge{}, err
+	}
+	now := s.now()
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	s.sweepLocked(sh, now, sweepPerOp)
+	e, ok := sh.entries[key]
+	if !ok || !e.c.ExpiresAt.After(now) {
+		return Challenge{}, ErrNotFound
+	}
+	if e.used {
+		return Challenge{}, ErrUsed
+	}
+	e.used = true
+	sh.entries[key] = e
+	return e.c, nil
+}
+
+// Len returns the number of entries the store holds, including used entries
+// and expired ones not yet swept. Safe for concurrent use.
+func (s *MemoryStore) Len() int {
+	return int(s.count.Load())
+}
+
+func (s *MemoryStore) shard(key string) *memoryShard {
+	return &s.shards[maphash.String(s.seed, key)&(memoryShards-1)]
+}
+
+// sweepLocked removes up to limit expired entries of sh (all of them if
+// limit < 0). sh.mu must be held.
+func (s *MemoryStore) sweepLocked(sh *memoryShard, now time.Time, limit int) {
+	t := now.UnixNano()
+	for n := 0; (limit < 0 || n < limit) && len(sh.expiry) > 0 && sh.expiry[0].at <= t; n++ {
+		rec := sh.expiry.pop()
+		// The key may have been saved again since this record was pushed:
+		// remove it only if the entry is still the one that expired.
+		if e, ok := sh.entries[rec.key]; ok && e.c.ExpiresAt.UnixNano() == rec.at {
+			delete(sh.entries, rec.key)
+			s.count.Add(-1)
+		}
+	}
+}
+
+// put stores e under key and schedules its expiry. sh.mu must be held.
+func (sh *memoryShard) put(key string, e memoryEntry) {
+	sh.entries[key] = e
+	sh.expiry.push(expiryRecord{key: key, at: e.c.ExpiresAt.UnixNano()})
+}
+
+// expiryRecord says when the entry under key expires.
+type expiryRecord struct {
+	key string
+	at  int64 // Unix nanoseconds
+}
+
+// expiryHeap is a binary min-heap of expiry records ordered by at. It is
+// written out rather than built on container/heap, whose interface boxes
+// every pushed record in an allocation.
+type expiryHeap []expiryRecord
+
+func (h *expiryHeap) push(r expiryRecord) {
+	*h = append(*h, r)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if a[parent].at <= a[i].at {
+			break
+		}
+		a[parent], a[i] = a[i], a[parent]
+		i = parent
+	}
+}
+
+func (h *expiryHeap) pop() expiryRecord {
+	a := *h
+	top := a[0]
+	last := len(a) - 1
+	a[0] = a[last]
+	a[last] = expiryRecord{} // let the key be collected
+	a = a[:last]
+	for i := 0; ; {
+		least, l, r := i, 2*i+1, 2*i+2
+		if l < len(a) && a[l].at < a[least].at {
+			least = l
+		}
+		if r < len(a) && a[r].at < a[least].at {
+			least = r
+		}
+		if least == i {
+			break
+		}
+		a[i], a[least] = a[least], a[i]
+		i = least
+	}
+	if cap(a) > 1024 && len(a) < cap(a)/4 {
+		a = append(expiryHeap(nil), a...) // give memory back after a burst
+	}
+	*h = a
+	return top
+}
