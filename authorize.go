@@ -1,0 +1,195 @@
+package pkce
+
+import (
+	"context"
+	"html"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// authorizeSingle are the authorization parameters that must not repeat
+// (RFC 6749 §3.1): the ones the middleware reads or the flow depends on.
+// Others are the wrapped server's business (RFC 8707 lets resource repeat).
+var authorizeSingle = []string{
+	paramResponseType, paramClientID, paramRedirectURI, paramState, paramResponseMode,
+	paramNonce, paramCodeChallenge, paramCodeChallengeMethod, paramRequest, paramRequestURI,
+}
+
+// Authorize wraps the authorization endpoint. For a request whose
+// response_type includes code it validates code_challenge and
+// code_challenge_method (RFC 7636 §4.3, §4.4.1), puts the challenge in the
+// request context ([FromContext]), and runs next behind a response writer
+// that holds the response back until it knows whether a code is being
+// issued: the code in a redirect's Location (query or fragment) or in a
+// form_post page's code input is bound to the challenge in the [Store]
+// before any byte of that response reaches the client. If that fails, the
+// client gets HTTP 500 server_error (503 when the store is full) and never
+// sees the code.
+//
+// Refusals are invalid_request: by default an HTTP 400 JSON response, never
+// a redirect to a redirect_uri the middleware cannot vouch for; see
+// [Config.RedirectErrors]. Methods other than GET, HEAD and POST pass
+// through untouched, as do requests without response_type code. The
+// returned handler is safe for concurrent use.
+func (m *Middleware) Authorize(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodPost:
+		default:
+			next.ServeHTTP(w, r)
+			return
+		}
+		p, e := readParams(r, m.maxBodyBytes, false)
+		if e != nil {
+			m.logRefusal(r.Context(), "authorize", "", e)
+			e.write(w)
+			return
+		}
+		c, ok, e := m.checkAuthorize(r, p)
+		if e != nil {
+			m.refuseAuthorize(w, r, p, e)
+			return
+		}
+		if !ok {
+			next.ServeHTTP(w, p.request(r, nil))
+			return
+		}
+		cw := &captureWriter{w: w, m: m, ctx: r.Context(), challenge: c, head: r.Method == http.MethodHead}
+		next.ServeHTTP(cw, p.request(r, context.WithValue(r.Context(), challengeKey{}, cw)))
+		cw.finish()
+	})
+}
+
+// checkAuthorize validates the PKCE parameters of an authorization request.
+// ok is false when the request is not PKCE's business or carries no
+// challenge under a policy that allows that.
+func (m *Middleware) checkAuthorize(r *http.Request, p *params) (c Challenge, ok bool, e *refusal) {
+	// Duplicates first, so a repeated response_type is refused too.
+	if name := p.repeated(authorizeSingle...); name != "" {
+		return c, false, badRequest(name + " is given more than once (RFC 6749 section 3.1)")
+	}
+	responseType := p.get(paramResponseType)
+	// RFC 9126 and RFC 9101: a pushed request or a request object carries
+	// the flow elsewhere; the outer request may have no response_type.
+	indirect := p.get(paramRequest) != "" || p.get(paramRequestURI) != ""
+	switch {
+	case responseType != "" && !hasValue(responseType, "code"):
+		return c, false, nil // implicit and others: no code, no PKCE
+	case responseType == "" && !indirect:
+		return c, false, nil // the wrapped server refuses it
+	}
+	client := p.get(paramClientID)
+	challenge, method := p.get(paramCodeChallenge), p.get(paramCodeChallengeMethod)
+	if challenge == "" {
+		switch {
+		case method != "":
+			return c, false, badRequest("code_challenge_method is given without code_challenge; send both")
+		case !m.require(r, client):
+			return c, false, nil
+		case indirect:
+			return c, false, badRequest("PKCE is required, and code_challenge inside a pushed authorization request (request_uri) or a request object (request) is not supported yet by this server; send code_challenge and code_challenge_method=S256 as parameters of the authorization request itself")
+		}
+		// RFC 7636 §4.4.1.
+		return c, false, badRequest("code challenge required: this server requires PKCE, so send code_challenge (the S256 hash of a fresh code_verifier) and code_challenge_method=S256 (RFC 7636)")
+	}
+	c = Challenge{Value: challenge, Method: Method(method), ClientID: client}
+	if method == "" {
+		// RFC 7636 §4.3: absent means plain.
+		c.Method = Plain
+		if !m.allowPlain {
+			return c, false, badRequest("code_challenge_method is missing, which means plain (RFC 7636 section 4.3), and this server accepts only S256: send code_challenge_method=S256")
+		}
+	}
+	if err := m.checkMethod(c.Method); err != nil {
+		return c, false, fromError(err)
+	}
+	if err := validateChallenge(c.Method, c.Value); err != nil {
+		return c, false, fromError(err)
+	}
+	return c, true, nil
+}
+
+// refuseAuthorize answers a refused authorization request: a 400 JSON page,
+// or, when Config.RedirectErrors vouches for the redirect URI, the OAuth
+// error response at that URI (RFC 6749 §4.1.2.1).
+func (m *Middleware) refuseAuthorize(w http.ResponseWriter, r *http.Request, p *params, e *refusal) {
+	client := p.get(paramClientID)
+	m.logRefusal(r.Context(), "authorize", client, e)
+	redirectURI := p.get(paramRedirectURI)
+	if m.redirectErrors == nil || redirectURI == "" || p.repeated(authorizeSingle...) != "" ||
+		!m.redirectErrors(r, client, redirectURI) || !redirectError(w, p, redirectURI, e) {
+		e.write(w)
+	}
+}
+
+// redirectError sends e to the client at redirectURI, in the query, the
+// fragment or a form_post page as the response type and mode ask. It
+// reports false, having written nothing, when it cannot.
+func redirectError(w http.ResponseWriter, p *params, redirectURI string, e *refusal) bool {
+	u, err := url.Parse(redirectURI)
+	if err != nil || !u.IsAbs() || u.Fragment != "" {
+		return false
+	}
+	v := url.Values{"error": {e.code}, "error_description": {sanitizeDescription(e.desc)}}
+	if state := p.get(paramState); state != "" {
+		v.Set(paramState, state)
+	}
+	mode := p.get(paramResponseMode)
+	if mode == "" {
+		// OAuth 2.0 Multiple Response Type Encoding Practices: the default
+		// mode is query for code, fragment when tokens are returned too.
+		mode = "query"
+		if rt := p.get(paramResponseType); hasValue(rt, "token") || hasValue(rt, "id_token") {
+			mode = "fragment"
+		}
+	}
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	switch mode {
+	case "query":
+		q := u.Query()
+		for k, vs := range v {
+			q[k] = vs
+		}
+		u.RawQuery = q.Encode()
+	case "fragment":
+		u.Fragment = ""
+		u.RawFragment = ""
+		h.Set("Location", u.String()+"#"+v.Encode())
+		w.WriteHeader(http.StatusFound)
+		return true
+	case "form_post":
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		var b strings.Builder
+		b.WriteString(`<!DOCTYPE html><html><head><title>Submit</title></head><body onload="document.forms[0].submit()"><form method="post" action="`)
+		b.WriteString(html.EscapeString(u.String()))
+		b.WriteString(`">`)
+		for _, k := range []string{"error", "error_description", paramState} {
+			if val := v.Get(k); val != "" {
+				b.WriteString(`<input type="hidden" name="` + k + `" value="` + html.EscapeString(val) + `">`)
+			}
+		}
+		b.WriteString(`<noscript><button type="submit">Continue</button></noscript></form></body></html>`)
+		_, _ = w.Write([]byte(b.String()))
+		return true
+	default:
+		return false // e.g. JARM modes: not ours to encode
+	}
+	h.Set("Location", u.String())
+	w.WriteHeader(http.StatusFound)
+	return true
+}
+
+// hasValue reports whether the space-separated list has v among its values.
+func hasValue(list, v string) bool {
+	for list != "" {
+		var item string
+		item, list, _ = strings.Cut(list, " ")
+		if item == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,237 @@
+package pkce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Defaults of the zero [Config].
+const (
+	DefaultTTL             = 10 * time.Minute
+	DefaultStoreTimeout    = 2 * time.Second
+	DefaultMaxBodyBytes    = 64 << 10
+	DefaultMaxCaptureBytes = 64 << 10
+)
+
+// Config configures a [Middleware]. Every zero value is a safe default.
+type Config struct {
+	// Store records each code's challenge between the authorization and the
+	// token request. nil: a new [MemoryStore], which serves one process; run
+	// a shared store when the server runs more than one instance.
+	Store Store
+	// AllowPlain accepts code_challenge_method=plain too. Default: S256
+	// only (RFC 9700 §2.1.1, RFC 7636 §7.2). Discovery advertises exactly
+	// the accepted methods.
+	AllowPlain bool
+	// Require reports whether PKCE is mandatory for this authorization or
+	// token request; clientID is the request's client (at the token endpoint:
+	// the HTTP Basic user name, else the body's client_id). nil: always
+	// (OAuth 2.1). Return false to make it optional for some or all clients,
+	// e.g. while their apps are updated. A verifier without a recorded
+	// challenge is refused whatever Require says (RFC 9700 §4.8.2).
+	Require func(r *http.Request, clientID string) bool
+	// TTL is how long a recorded challenge, and the mark that it was used,
+	// live. Zero: 10 minutes. It must be at least the wrapped server's
+	// authorization code lifetime, or a burned code could outlive its mark.
+	TTL time.Duration
+	// RedirectErrors, when set and it returns true, sends authorize refusals
+	// back to redirectURI the OAuth way (RFC 6749 §4.1.2.1) instead of as a
+	// 400 page. Return true only for a redirect URI registered for clientID:
+	// the middleware does not know the registrations. nil: never redirect.
+	RedirectErrors func(r *http.Request, clientID, redirectURI string) bool
+	// Logger receives the middleware's events: refusals at Info, store faults
+	// and uncaptured codes at Error and Warn. Verifiers, challenges and codes
+	// are never logged. nil: discarded.
+	Logger *slog.Logger
+	// StoreTimeout bounds every Store call, within the request's own
+	// deadline, so a stalled store fails the request in time (HTTP 500)
+	// instead of hanging it. Zero: 2 seconds. The [MemoryStore] never blocks
+	// and is called without a timer.
+	StoreTimeout time.Duration
+	// MaxBodyBytes bounds the token request body and a POST authorization
+	// request body the middleware reads. A larger body is refused with
+	// invalid_request. Zero: 64 KiB.
+	MaxBodyBytes int64
+	// MaxCaptureBytes bounds how much of a 2xx HTML (or untyped) authorize
+	// response is held back to look for a form_post code. A code past it is
+	// not captured and is logged; under a policy that requires PKCE its token
+	// request then fails closed. Zero: 64 KiB.
+	MaxCaptureBytes int
+}
+
+// Middleware adds PKCE to the authorization, token and discovery handlers of
+// an authorization server. Create it with [New]; it is safe for concurrent
+// use by any number of requests.
+type Middleware struct {
+	store           Store
+	storeIsMemory   bool
+	allowPlain      bool
+	require         func(*http.Request, string) bool
+	ttl             time.Duration
+	redirectErrors  func(*http.Request, string, string) bool
+	log             *slog.Logger
+	storeTimeout    time.Duration
+	maxBodyBytes    int64
+	maxCaptureBytes int
+	methodsJSON     []byte // code_challenge_methods_supported, S256 first
+	now             func() time.Time
+}
+
+// New returns a Middleware configured by c, or an error for a configuration
+// that cannot work (a negative duration or limit).
+func New(c Config) (*Middleware, error) {
+	switch {
+	case c.TTL < 0:
+		return nil, fmt.Errorf("pkce: Config.TTL is negative (%v)", c.TTL)
+	case c.StoreTimeout < 0:
+		return nil, fmt.Errorf("pkce: Config.StoreTimeout is negative (%v)", c.StoreTimeout)
+	case c.MaxBodyBytes < 0:
+		return nil, fmt.Errorf("pkce: Config.MaxBodyBytes is negative (%d)", c.MaxBodyBytes)
+	case c.MaxCaptureBytes < 0:
+		return nil, fmt.Errorf("pkce: Config.MaxCaptureBytes is negative (%d)", c.MaxCaptureBytes)
+	}
+	m := &Middleware{
+		store:           c.Store,
+		allowPlain:      c.AllowPlain,
+		require:         c.Require,
+		ttl:             orDefault(c.TTL, DefaultTTL),
+		redirectErrors:  c.RedirectErrors,
+		log:             c.Logger,
+		storeTimeout:    orDefault(c.StoreTimeout, DefaultStoreTimeout),
+		maxBodyBytes:    orDefault(c.MaxBodyBytes, DefaultMaxBodyBytes),
+		maxCaptureBytes: orDefault(c.MaxCaptureBytes, DefaultMaxCaptureBytes),
+		now:             time.Now,
+	}
+	if m.store == nil {
+		m.store = NewMemoryStore()
+	}
+	_, m.storeIsMemory = m.store.(*MemoryStore)
+	if m.require == nil {
+		m.require = func(*http.Request, string) bool { return true }
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	m.methodsJSON = []byte(`["S256"]`)
+	if m.allowPlain {
+		m.methodsJSON = []byte(`["S256","plain"]`)
+	}
+	return m, nil
+}
+
+func orDefault[T int | int64 | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// Record binds challenge c to an authorization code minted outside the
+// wrapped authorization handler, e.g. by a login or consent handler that
+// received c from [FromContext] earlier. c is validated as the authorization
+// endpoint validates it; a zero c.ExpiresAt becomes now plus [Config.TTL].
+// The error wraps [ErrUsed] if the code's challenge was already used and
+// [ErrStoreFull] if the store is full; the code must then not be issued.
+// Safe for concurrent use.
+func (m *Middleware) Record(ctx context.Context, code string, c Challenge) error {
+	if code == "" {
+		return errors.New("pkce: Record needs a non-empty authorization code")
+	}
+	if err := m.checkMethod(c.Method); err != nil {
+		return err
+	}
+	if err := validateChallenge(c.Method, c.Value); err != nil {
+		return err
+	}
+	if c.ExpiresAt.IsZero() {
+		c.ExpiresAt = m.now().Add(m.ttl)
+	}
+	if err := m.save(ctx, storeKey(code), c); err != nil {
+		return fmt.Errorf("pkce: recording the challenge failed: %w", err)
+	}
+	return nil
+}
+
+// checkMethod reports whether method is enabled. RFC 7636 §4.4.1:
+// "transform algorithm not supported".
+func (m *Middleware) checkMethod(method Method) error {
+	switch {
+	case method == S256, method == Plain && m.allowPlain:
+		return nil
+	case method == Plain:
+		return errors.New("pkce: code_challenge_method plain is not accepted by this server; use S256")
+	case Method(asciiUpper(string(method))) == S256:
+		return fmt.Errorf("pkce: code_challenge_method %s is not supported; methods are case-sensitive, use S256", quoteParam(string(method)))
+	}
+	return fmt.Errorf("pkce: code_challenge_method %s is not supported (transform algorithm not supported); use %s", quoteParam(string(method)), m.methodList())
+}
+
+func (m *Middleware) methodList() string {
+	if m.allowPlain {
+		return "S256 (or plain)"
+	}
+	return "S256"
+}
+
+type challengeKey struct{}
+
+// FromContext returns the validated challenge of the authorization request
+// whose context ctx is (inside a handler wrapped by [Middleware.Authorize]),
+// with ClientID set and ExpiresAt zero. ok is false when the request carried
+// no challenge or the middleware is absent. Safe for concurrent use.
+func FromContext(ctx context.Context) (c Challenge, ok bool) {
+	if s, _ := ctx.Value(challengeKey{}).(*captureWriter); s != nil {
+		return s.challenge, true
+	}
+	return Challenge{}, false
+}
+
+// save calls Store.Save bounded by the store timeout.
+func (m *Middleware) save(ctx context.Context, key string, c Challenge) error {
+	if m.storeIsMemory {
+		return m.store.Save(ctx, key, c)
+	}
+	_, err := m.bounded(ctx, func(ctx context.Context) (Challenge, error) {
+		return Challenge{}, m.store.Save(ctx, key, c)
+	})
+	return err
+}
+
+// take calls Store.Take bounded by the store timeout.
+func (m *Middleware) take(ctx context.Context, key string) (Challenge, error) {
+	if m.storeIsMemory {
+		return m.store.Take(ctx, key)
+	}
+	return m.bounded(ctx, func(ctx context.Context) (Challenge, error) {
+		return m.store.Take(ctx, key)
+	})
+}
+
+type storeResult struct {
+	c   Challenge
+	err error
+}
+
+// bounded runs a Store call under ctx and the store timeout. A store that
+// ignores its context still cannot hold the request past the deadline: the
+// call runs on its own goroutine and is abandoned at the deadline. Whatever
+// the abandoned call does later can only burn a code, never pass one.
+func (m *Middleware) bounded(ctx context.Context, call func(context.Context) (Challenge, error)) (Challenge, error) {
+	ctx, cancel := context.WithTimeout(ctx, m.storeTimeout)
+	defer cancel()
+	done := make(chan storeResult, 1)
+	go func() {
+		c, err := call(ctx)
+		done <- storeResult{c, err}
+	}()
+	select {
+	case r := <-done:
+		return r.c, r.err
+	case <-ctx.Done():
+		return Challenge{}, fmt.Errorf("pkce: store did not answer in time: %w", ctx.Err())
+	}
+}

@@ -1,0 +1,288 @@
+package pkce
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// OAuth parameter names.
+const (
+	paramResponseType        = "response_type"
+	paramResponseMode        = "response_mode"
+	paramClientID            = "client_id"
+	paramClientSecret        = "client_secret"
+	paramRedirectURI         = "redirect_uri"
+	paramState               = "state"
+	paramNonce               = "nonce"
+	paramCodeChallenge       = "code_challenge"
+	paramCodeChallengeMethod = "code_challenge_method"
+	paramRequest             = "request"
+	paramRequestURI          = "request_uri"
+	paramGrantType           = "grant_type"
+	paramCode                = "code"
+	paramCodeVerifier        = "code_verifier"
+	paramResource            = "resource"
+)
+
+const (
+	mediaForm = "application/x-www-form-urlencoded"
+	mediaJSON = "application/json"
+)
+
+// params is what the middleware read of a request: the body, once, and the
+// parameters exactly as the wrapped handler can see them.
+type params struct {
+	body     []byte
+	form     url.Values // body then query values, as http.Request.Form
+	postForm url.Values // form body values, as http.Request.PostForm; nil if the body is not a form
+	query    url.Values // the URL query alone
+	json     bool       // the body was JSON; its members are in form
+}
+
+// readParams reads the query and, for POST, PUT and PATCH, the body of r:
+// once, at most maxBody bytes. Form bodies are understood, and JSON bodies
+// when allowJSON. Anything else is a refusal: the middleware never passes on
+// what it could not read.
+func readParams(r *http.Request, maxBody int64, allowJSON bool) (*params, *refusal) {
+	p := &params{}
+	var err error
+	if p.query, err = url.ParseQuery(r.URL.RawQuery); err != nil {
+		return nil, badRequest("the URL query cannot be parsed: " + err.Error())
+	}
+	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
+		if p.body, err = readBody(r, maxBody); err != nil {
+			if errors.Is(err, errBodyTooLarge) {
+				return nil, badRequest(fmt.Sprintf("the request body is larger than %d bytes", maxBody))
+			}
+			return nil, badRequest("the request body could not be read")
+		}
+	}
+	ct := r.Header.Get("Content-Type")
+	switch mt := mediaType(ct); {
+	case len(p.body) == 0:
+		// An empty body may come with any Content-Type, or none.
+		if mt == mediaForm {
+			p.postForm = url.Values{}
+		}
+	case mt == mediaForm:
+		// RFC 6749 §4.1.3, appendix B.
+		if p.postForm, err = url.ParseQuery(string(p.body)); err != nil {
+			return nil, badRequest("the form body cannot be parsed: " + err.Error())
+		}
+	case mt == mediaJSON && allowJSON:
+		if p.postForm, err = parseJSONParams(p.body); err != nil {
+			return nil, badRequest("the JSON body cannot be read: " + strings.TrimPrefix(err.Error(), "pkce: "))
+		}
+		p.json = true
+	case ct == "":
+		return nil, badRequest("the request body has no Content-Type; send it as " + mediaForm)
+	default:
+		want := mediaForm
+		if allowJSON {
+			want += " (or " + mediaJSON + ")"
+		}
+		return nil, badRequest("the Content-Type " + quoteParam(ct) + " is not supported; send the parameters as " + want)
+	}
+	p.form = p.query
+	if len(p.postForm) > 0 {
+		// As http.Request.ParseForm merges them: body values first.
+		p.form = make(url.Values, len(p.postForm)+len(p.query))
+		for k, vs := range p.postForm {
+			p.form[k] = append(p.form[k], vs...)
+		}
+		for k, vs := range p.query {
+			p.form[k] = append(p.form[k], vs...)
+		}
+	}
+	if p.json {
+		p.postForm = nil // not what ParseForm would show the handler
+	}
+	return p, nil
+}
+
+// request returns the shallow copy of r that the wrapped handler gets: its
+// body restored byte for byte, Form and PostForm already filled from the
+// same read, so the handler neither re-reads nor re-parses.
+func (p *params) request(r *http.Request, ctx context.Context) *http.Request {
+	var r2 *http.Request
+	if ctx != nil {
+		r2 = r.WithContext(ctx)
+	} else {
+		r2 = new(http.Request)
+		*r2 = *r
+	}
+	if p.body != nil {
+		r2.Body = &replayBody{Reader: bytes.NewReader(p.body)}
+	}
+	r2.Form = p.form
+	if p.postForm != nil {
+		r2.PostForm = p.postForm
+	}
+	return r2
+}
+
+// get returns the single value of name, "" if absent or empty (OAuth 2.1:
+// a parameter without a value is treated as omitted).
+func (p *params) get(name string) string {
+	if vs := p.form[name]; len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
+}
+
+// repeated returns the first of names given more than once, in body and
+// query together. RFC 6749 §3.1: request parameters must not be included
+// more than once. A repeat with an empty value is still a repeat.
+func (p *params) repeated(names ...string) string {
+	for _, n := range names {
+		if len(p.form[n]) > 1 {
+			return n
+		}
+	}
+	return ""
+}
+
+// replayBody hands the wrapped handler the body the middleware read.
+type replayBody struct{ *bytes.Reader }
+
+func (replayBody) Close() error { return nil }
+
+var errBodyTooLarge = errors.New("pkce: request body too large")
+
+// readBody reads all of r.Body, at most max bytes; one allocation when the
+// Content-Length is known.
+func readBody(r *http.Request, max int64) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if r.ContentLength > max {
+		return nil, errBodyTooLarge
+	}
+	size := int64(512)
+	if r.ContentLength >= 0 {
+		size = r.ContentLength + 1 // room to see EOF without growing
+	}
+	buf := make([]byte, 0, size)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > max {
+			return nil, errBodyTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// mediaType returns the lower-cased media type of a Content-Type value,
+// without its parameters.
+func mediaType(ct string) string {
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = strings.TrimSpace(ct)
+	switch {
+	case strings.EqualFold(ct, mediaForm):
+		return mediaForm
+	case strings.EqualFold(ct, mediaJSON):
+		return mediaJSON
+	}
+	return strings.ToLower(ct)
+}
+
+// parseJSONParams reads a JSON object body into parameters: a string member
+// is one value, an array of strings several (a member given twice is two
+// values). Members of other types are the wrapped server's business and are
+// left out, except that a parameter the middleware reads must be a string.
+func parseJSONParams(body []byte) (url.Values, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, errors.New("pkce: the body is not a JSON object")
+	}
+	vals := url.Values{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, errors.New("pkce: the body is not valid JSON")
+		}
+		key := t.(string) // object keys are strings
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, errors.New("pkce: the body is not valid JSON")
+		}
+		var s string
+		var list []string
+		switch {
+		case json.Unmarshal(raw, &s) == nil:
+			vals[key] = append(vals[key], s)
+		case json.Unmarshal(raw, &list) == nil:
+			vals[key] = append(vals[key], list...)
+		case readsParam(key):
+			return nil, fmt.Errorf("pkce: the member %s must be a JSON string", quoteParam(key))
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, errors.New("pkce: the body is not valid JSON")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("pkce: the body has data after the JSON object")
+	}
+	return vals, nil
+}
+
+// readsParam reports whether the token endpoint reads name itself.
+func readsParam(name string) bool {
+	switch name {
+	case paramGrantType, paramCode, paramCodeVerifier, paramClientID, paramClientSecret, paramRedirectURI:
+		return true
+	}
+	return false
+}
+
+var errBadBasic = errors.New("pkce: the Authorization header is not valid HTTP Basic: it must be base64 of the form-encoded client_id, a colon and the form-encoded secret (RFC 6749 §2.3.1)")
+
+// basicClientID returns the client of an HTTP Basic Authorization header,
+// its user name form-decoded as RFC 6749 §2.3.1 requires (clients send
+// demo%2Dapp for demo-app). ok is false when the request has no Basic
+// credentials.
+func basicClientID(h http.Header) (id string, ok bool, err error) {
+	vs := h.Values("Authorization")
+	if len(vs) == 0 {
+		return "", false, nil
+	}
+	const prefix = "Basic "
+	a := vs[0]
+	if len(a) < len(prefix) || !strings.EqualFold(a[:len(prefix)], prefix) {
+		return "", false, nil // another scheme: the wrapped server's business
+	}
+	if len(vs) > 1 {
+		return "", true, errors.New("pkce: the request has more than one Authorization header")
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(a[len(prefix):]))
+	if err != nil {
+		return "", true, errBadBasic
+	}
+	user, _, found := strings.Cut(string(raw), ":")
+	if !found {
+		return "", true, errBadBasic
+	}
+	if id, err = url.QueryUnescape(user); err != nil || id == "" {
+		return "", true, errBadBasic
+	}
+	return id, true, nil
+}
