@@ -25,8 +25,10 @@ type refusal struct {
 	desc   string // error_description, in words a client developer can act on
 }
 
-func badRequest(desc string) *refusal { return &refusal{http.StatusBadRequest, errInvalidRequest, desc} }
-func badGrant(desc string) *refusal   { return &refusal{http.StatusBadRequest, errInvalidGrant, desc} }
+func badRequest(desc string) *refusal {
+	return &refusal{http.StatusBadRequest, errInvalidRequest, desc}
+}
+func badGrant(desc string) *refusal { return &refusal{http.StatusBadRequest, errInvalidGrant, desc} }
 
 // fromError turns a validation error into an invalid_request refusal,
 // dropping the "pkce: " prefix that Go errors carry.
