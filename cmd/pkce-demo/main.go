@@ -134,7 +134,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // writeHelp lists the clients and the endpoints.
 func writeHelp(w io.Writer, issuer string) {
 	fmt.Fprintf(w, `Clients (any redirect_uri on http://127.0.0.1, http://[::1] or http://localhost, any port):
-  demo-app      public                          authorization_code, refresh_token
+  demo-app      public                            authorization_code, refresh_token
   demo-service  confidential, secret demo-secret  authorization_code, refresh_token, client_credentials
 Endpoints:
   authorize  %[1]s/authorize

@@ -99,6 +99,12 @@ func newHandler(issuer string, protect bool, logger *slog.Logger) (http.Handler,
 	if err != nil {
 		return nil, err
 	}
+	return s.handler(protect, logger)
+}
+
+// handler routes the server's endpoints, wrapped by the PKCE middleware
+// when protect is set.
+func (s *server) handler(protect bool, logger *slog.Logger) (http.Handler, error) {
 	authorize := http.Handler(http.HandlerFunc(s.authorize))
 	token := http.Handler(http.HandlerFunc(s.token))
 	discovery := http.Handler(http.HandlerFunc(s.discovery))
@@ -196,7 +202,8 @@ func (s *server) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	case hybrid && resp.mode == "query":
 		// OAuth 2.0 Multiple Response Types §5: the query encoding must
-		// not carry an ID token.
+		// not carry an ID token, so neither does the error about it.
+		resp.mode = "fragment"
 		resp.fail(w, r, "invalid_request", "response_mode query cannot carry an ID token: use fragment or form_post with code id_token")
 		return
 	}
