@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/go-pkce/pkce"
-	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -53,9 +52,7 @@ func TestMetadata(t *testing.T) {
 				require.Equal(t, "application/json", resp.Header.Get("Content-Type"), path)
 				var got map[string]any
 				require.NoError(t, json.NewDecoder(resp.Body).Decode(&got), path)
-				if diff := cmp.Diff(want, got); diff != "" {
-					t.Errorf("%s (-want +got):\n%s", path, diff)
-				}
+				assert.Equal(t, want, got, path)
 				assert.False(t, strings.HasSuffix(got["issuer"].(string), "/"), "issuer has a trailing slash")
 			}
 		})
