@@ -58,12 +58,15 @@ func newSigner() (*signer, error) {
 
 // idClaims are the claims of an ID token (OpenID Connect Core §2).
 type idClaims struct {
-	Iss   string `json:"iss"`
-	Sub   string `json:"sub"`
-	Aud   string `json:"aud"`
-	Exp   int64  `json:"exp"`
-	Iat   int64  `json:"iat"`
-	Nonce string `json:"nonce,omitempty"`
+	Iss string `json:"iss"`
+	Sub string `json:"sub"`
+	Aud string `json:"aud"`
+	Exp int64  `json:"exp"`
+	Iat int64  `json:"iat"`
+	// AuthTime is when the user consented: strict clients require it when
+	// they sent max_age (OpenID Connect Core §2).
+	AuthTime int64  `json:"auth_time"`
+	Nonce    string `json:"nonce,omitempty"`
 	// CHash is the code hash of an ID token issued beside a code in the
 	// authorization response (OpenID Connect Core §3.3.2.11).
 	CHash string `json:"c_hash,omitempty"`

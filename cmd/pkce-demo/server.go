@@ -80,6 +80,7 @@ type grant struct {
 	clientID string
 	scope    string
 	nonce    string
+	authTime time.Time // when the user consented
 	expires  time.Time
 	family   string // the code the grant descends from, for revocation
 }
@@ -215,6 +216,7 @@ func (s *server) authorize(w http.ResponseWriter, r *http.Request) {
 			clientID: clientID,
 			scope:    r.FormValue("scope"),
 			nonce:    r.FormValue("nonce"),
+			authTime: now,
 			expires:  now.Add(codeLifetime),
 		},
 		redirectURI: redirectURI,
@@ -388,13 +390,14 @@ func (s *server) tokens(g grant, refreshToken string, now time.Time) (*tokenResp
 
 func (s *server) idClaims(g grant, now time.Time, cHash string) idClaims {
 	return idClaims{
-		Iss:   s.issuer,
-		Sub:   demoSubject,
-		Aud:   g.clientID,
-		Exp:   now.Add(idTokenLifetime).Unix(),
-		Iat:   now.Unix(),
-		Nonce: g.nonce,
-		CHash: cHash,
+		Iss:      s.issuer,
+		Sub:      demoSubject,
+		Aud:      g.clientID,
+		Exp:      now.Add(idTokenLifetime).Unix(),
+		Iat:      now.Unix(),
+		AuthTime: g.authTime.Unix(),
+		Nonce:    g.nonce,
+		CHash:    cHash,
 	}
 }
 
@@ -504,7 +507,7 @@ func (s *server) discovery(w http.ResponseWriter, r *http.Request) {
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  []string{"ES256"},
 		ScopesSupported:                   []string{"openid"},
-		ClaimsSupported:                   []string{"iss", "sub", "aud", "exp", "iat", "nonce", "c_hash"},
+		ClaimsSupported:                   []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "c_hash"},
 	})
 }
 

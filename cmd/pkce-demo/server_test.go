@@ -39,7 +39,7 @@ func TestMetadata(t *testing.T) {
 				"subject_types_supported":               []any{"public"},
 				"id_token_signing_alg_values_supported": []any{"ES256"},
 				"scopes_supported":                      []any{"openid"},
-				"claims_supported":                      []any{"iss", "sub", "aud", "exp", "iat", "nonce", "c_hash"},
+				"claims_supported":                      []any{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "c_hash"},
 			}
 			if tc.protect {
 				// Added by the middleware's Discovery wrapper, not by
@@ -80,6 +80,7 @@ func TestIDTokenFromTokenEndpoint(t *testing.T) {
 	iat, exp := int64(claims["iat"].(float64)), int64(claims["exp"].(float64))
 	assert.InDelta(t, before, iat, 5)
 	assert.Greater(t, exp, iat)
+	assert.InDelta(t, before, claims["auth_time"], 5)
 
 	// A tampered token must not verify: the check above can fail.
 	parts := strings.Split(idToken, ".")
@@ -363,7 +364,10 @@ func TestCodeRules(t *testing.T) {
 		v := pkce.GenerateVerifier()
 		code := d.authorize(t, authorizeParams(v)).Get("code")
 		d.srv.mu.Lock()
-		d.srv.now = func() time.Time { return time.Now().Add(codeLifetime) }
+		g := d.srv.codes[code]
+		require.NotNil(t, g)
+		assert.WithinDuration(t, time.Now().Add(codeLifetime), g.expires, 5*time.Second)
+		g.expires = time.Now() // the code's lifetime has passed
 		d.srv.mu.Unlock()
 		resp, body := d.exchange(t, code, v)
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
