@@ -1,0 +1,252 @@
+package pkcetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Target describes the authorization server under audit and the client the
+// audit acts as. Issuer, ClientID and RedirectURI are required; every other
+// zero value is a safe default.
+type Target struct {
+	// Issuer is the server's issuer identifier, e.g. "https://auth.example".
+	// Metadata is read from /.well-known/oauth-authorization-server (RFC
+	// 8414 §3) and /.well-known/openid-configuration (OpenID Connect
+	// Discovery §4) of it.
+	Issuer string
+	// ClientID is a client registered for the authorization code grant with
+	// RedirectURI among its redirect URIs.
+	ClientID string
+	// ClientSecret is the client's secret, sent with HTTP Basic
+	// authentication, form-encoded before base64 as RFC 6749 §2.3.1 says.
+	// Empty: a public client, whose client_id goes in the token request body.
+	ClientSecret string
+	// RedirectURI is a redirect URI registered for ClientID. The audit never
+	// sends a request to it: it only reads the redirects that point there.
+	RedirectURI string
+	// Scope, if set, is sent as the scope of every authorization request
+	// (e.g. "openid" for servers that insist on one). Empty: no scope.
+	Scope string
+	// Client sends every request. nil: a new client with no cookies. A copy
+	// of it is used that never follows redirects, so a client carrying a
+	// logged-in session's cookies (a cookie jar) can be passed as it is.
+	Client *http.Client
+	// Authorize turns an authorization request URL into the response that
+	// sends the user agent back to the client: a redirect whose Location
+	// carries code (or error) in its query or fragment, or a form_post HTML
+	// page with a code input. Servers with a login or consent page in
+	// between need one that drives those pages. The audit reads at most
+	// 1 MiB of the returned body and closes it. nil: a plain GET of the URL
+	// with Client that does not follow redirects, which serves servers that
+	// consent at once or through the client's cookies.
+	Authorize func(ctx context.Context, authURL string) (*http.Response, error)
+	// AuthorizationEndpoint and TokenEndpoint override the endpoints read
+	// from the metadata. The audit only talks to the issuer's host unless an
+	// endpoint on another host is named here. Empty: from the metadata.
+	AuthorizationEndpoint string
+	TokenEndpoint         string
+	// Timeout bounds every single request of the audit, reading its body
+	// included. Zero: 10 seconds.
+	Timeout time.Duration
+}
+
+// DefaultTimeout is the per-request timeout of a [Target] whose Timeout is
+// zero.
+const DefaultTimeout = 10 * time.Second
+
+// Outcome is the verdict of one check.
+type Outcome int
+
+// The outcomes of a check, from good to inconclusive.
+const (
+	// Pass: the server did what the rule requires.
+	Pass Outcome = iota
+	// Fail: the server did something the rule forbids, or answered in a
+	// way the check cannot accept (a 5xx, no answer in time).
+	Fail
+	// Warn: not a bypass, but not what the rule asks either (a wrong error
+	// code, a missing Cache-Control: no-store, a reused challenge accepted).
+	Warn
+	// Skip: the check could not run; its Detail says why.
+	Skip
+)
+
+var outcomeWords = [...]string{Pass: "pass", Fail: "fail", Warn: "warn", Skip: "skip"}
+
+// String returns "pass", "fail", "warn" or "skip".
+func (o Outcome) String() string {
+	if o >= 0 && int(o) < len(outcomeWords) {
+		return outcomeWords[o]
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
+}
+
+// MarshalText encodes the outcome as its word, so that JSON carries
+// "pass", "fail", "warn" or "skip".
+func (o Outcome) MarshalText() ([]byte, error) {
+	if o < 0 || int(o) >= len(outcomeWords) {
+		return nil, fmt.Errorf("pkcetest: unknown outcome %d", int(o))
+	}
+	return []byte(outcomeWords[o]), nil
+}
+
+// UnmarshalText decodes one of the words MarshalText produces.
+func (o *Outcome) UnmarshalText(b []byte) error {
+	for i, w := range outcomeWords {
+		if string(b) == w {
+			*o = Outcome(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("pkcetest: unknown outcome %q", b)
+}
+
+// Result is the verdict of one check.
+type Result struct {
+	// ID is stable across releases, e.g. "token.retry-wrong-then-none".
+	// Its prefix before the dot is the group: metadata, authorize, token,
+	// hygiene.
+	ID string `json:"id"`
+	// Title says in one line what the check expects of the server.
+	Title string `json:"title"`
+	// Rule is the RFC section the check tests, or the peer bug it guards
+	// against.
+	Rule string `json:"rule"`
+	// Outcome is the verdict.
+	Outcome Outcome `json:"outcome"`
+	// Detail says in plain words what the server did.
+	Detail string `json:"detail"`
+}
+
+// Audit runs every check against t, in a fixed order, and returns one
+// Result per check. Each check mints its own authorization codes with its
+// own verifiers, so checks do not disturb one another. Every request is
+// bounded by t.Timeout and ctx; the audit follows no redirect and sends
+// nothing anywhere but the target's endpoints.
+//
+// The error is for a Target that cannot be audited (a missing or malformed
+// field) or a ctx that ends; what the server does, however broken, is a
+// Result. Audit is safe for concurrent use with different or equal Targets,
+// though auditing one server twice at once doubles its load.
+func Audit(ctx context.Context, t Target) ([]Result, error) {
+	a, err := newAuditor(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]Result, 0, len(catalogue))
+	for _, c := range catalogue {
+		if err := ctx.Err(); err != nil {
+			return results, fmt.Errorf("pkcetest: audit interrupted: %w", err)
+		}
+		results = append(results, a.run(ctx, c))
+	}
+	return results, nil
+}
+
+// Run audits target from a test: each check is a subtest named by its ID
+// that fails on [Fail], is skipped on [Skip] and logs its detail otherwise.
+// A target that cannot be audited fails t at once.
+func Run(t *testing.T, target Target) {
+	t.Helper()
+	ctx := t.Context()
+	a, err := newAuditor(ctx, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range catalogue {
+		t.Run(c.id, func(t *testing.T) {
+			r := a.run(ctx, c)
+			switch r.Outcome {
+			case Fail:
+				t.Errorf("%s (%s): %s", r.Title, r.Rule, r.Detail)
+			case Skip:
+				t.Skip(r.Detail)
+			case Warn:
+				t.Logf("warn: %s (%s): %s", r.Title, r.Rule, r.Detail)
+			default:
+				t.Logf("pass: %s", r.Detail)
+			}
+		})
+	}
+}
+
+// Checks returns the catalogue as Results with neither outcome nor detail:
+// the IDs, titles and rules Audit will report, in its order.
+func Checks() []Result {
+	out := make([]Result, len(catalogue))
+	for i, c := range catalogue {
+		out[i] = Result{ID: c.id, Title: c.title, Rule: c.rule, Outcome: Skip, Detail: "not run"}
+	}
+	return out
+}
+
+// check is one entry of the catalogue.
+type check struct {
+	id, title, rule string
+	run             func(ctx context.Context, a *auditor) (Outcome, string)
+}
+
+// run runs c, turning a panic of the kit itself into a Skip so that no
+// server, however odd its answers, can crash the caller.
+func (a *auditor) run(ctx context.Context, c check) (r Result) {
+	r = Result{ID: c.id, Title: c.title, Rule: c.rule}
+	defer func() {
+		if v := recover(); v != nil {
+			r.Outcome, r.Detail = Skip, fmt.Sprintf("pkcetest internal error, please report it: %v", v)
+		}
+	}()
+	r.Outcome, r.Detail = c.run(ctx, a)
+	return r
+}
+
+// validate reports what makes t unusable.
+func (t Target) validate() error {
+	var problems []string
+	if _, err := absoluteURL(t.Issuer); err != nil {
+		problems = append(problems, "Issuer "+err.Error())
+	}
+	if t.ClientID == "" {
+		problems = append(problems, "ClientID is empty")
+	}
+	if _, err := absoluteURL(t.RedirectURI); err != nil {
+		problems = append(problems, "RedirectURI "+err.Error())
+	}
+	for _, e := range [...]struct{ name, v string }{
+		{"AuthorizationEndpoint", t.AuthorizationEndpoint},
+		{"TokenEndpoint", t.TokenEndpoint},
+	} {
+		if e.v == "" {
+			continue
+		}
+		if _, err := absoluteURL(e.v); err != nil {
+			problems = append(problems, e.name+" "+err.Error())
+		}
+	}
+	if t.Timeout < 0 {
+		problems = append(problems, "Timeout is negative")
+	}
+	if len(problems) > 0 {
+		return errors.New("pkcetest: unusable Target: " + strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func absoluteURL(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, errors.New("is empty")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("is not a URL: %v", err)
+	}
+	if u.Scheme == "" || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an absolute URL", s)
+	}
+	return u, nil
+}

@@ -1,0 +1,537 @@
+package pkcetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// authKind is what an authorization request came to.
+type authKind int
+
+const (
+	authNoAnswer    authKind = iota // transport error or timeout
+	authCode                        // a code sent to the registered redirect_uri
+	authError                       // an OAuth error sent to the registered redirect_uri
+	authRefused                     // a 4xx page
+	authServerError                 // a 5xx page
+	authElsewhere                   // a redirect (or form_post) to another URI
+	authPage                        // a 2xx page carrying neither code nor error
+	authOdd                         // anything else: a 3xx without Location, …
+)
+
+// authResult is an authorization response as the audit understood it.
+type authResult struct {
+	kind   authKind
+	status int
+	via    string     // "query", "fragment" or "form_post" for authCode and authError
+	params url.Values // code, state, error, … sent back to the client
+	where  *url.URL   // the redirect or form target, for authElsewhere
+	raw    string     // Location or the page start, for hygiene checks
+	why    string     // the description of authNoAnswer and authOdd
+	snip   string
+}
+
+// describe says in plain words what the server did.
+func (r authResult) describe() string {
+	switch r.kind {
+	case authNoAnswer, authOdd:
+		return r.why
+	case authCode:
+		return fmt.Sprintf("HTTP %d: a code sent to the redirect_uri (in the %s)", r.status, r.via)
+	case authError:
+		d := fmt.Sprintf("HTTP %d: error=%s sent to the redirect_uri (in the %s)", r.status, r.params.Get("error"), r.via)
+		if desc := r.params.Get("error_description"); desc != "" {
+			d += fmt.Sprintf(" %q", oneLine(desc, 100))
+		}
+		return d
+	case authRefused, authServerError:
+		return fmt.Sprintf("HTTP %d%s", r.status, r.snip)
+	case authElsewhere:
+		return fmt.Sprintf("HTTP %d: sent the user agent to %s", r.status, oneLine(r.where.Redacted(), 120))
+	case authPage:
+		return fmt.Sprintf("HTTP %d: a page with neither a code nor an error (a login page? set Target.Authorize)%s", r.status, r.snip)
+	}
+	return "unknown"
+}
+
+// authorizeGET sends an authorization request with params in the query,
+// through Target.Authorize when set.
+func (a *auditor) authorizeGET(ctx context.Context, params url.Values) authResult {
+	if a.authzEndpoint == "" {
+		return authResult{kind: authNoAnswer, why: "not sent: " + a.endpointProblem}
+	}
+	u := withQuery(a.authzEndpoint, params.Encode())
+	if a.t.Authorize == nil {
+		res, err := a.send(ctx, http.MethodGet, u, nil, nil)
+		return a.classify(u, res, err)
+	}
+	if n := a.timeouts.Load(); n >= maxTimeouts {
+		return authResult{kind: authNoAnswer, why: fmt.Sprintf("not sent: %d earlier requests got no answer within %v", n, a.timeout)}
+	}
+	cctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	resp, err := a.t.Authorize(cctx, u)
+	if err != nil {
+		return a.classify(u, nil, a.describeError(cctx, fmt.Errorf("Target.Authorize: %w", err)))
+	}
+	if resp == nil {
+		return authResult{kind: authOdd, why: "Target.Authorize returned no response and no error"}
+	}
+	res, err := a.read(cctx, resp)
+	return a.classify(u, res, err)
+}
+
+// authorizePOST sends an authorization request as a form POST (OpenID
+// Connect Core §3.1.2.1 allows it) with query in the URL and body as is.
+func (a *auditor) authorizePOST(ctx context.Context, query url.Values, body string) authResult {
+	if a.authzEndpoint == "" {
+		return authResult{kind: authNoAnswer, why: "not sent: " + a.endpointProblem}
+	}
+	u := withQuery(a.authzEndpoint, query.Encode())
+	res, err := a.send(ctx, http.MethodPost, u, strings.NewReader(body),
+		http.Header{"Content-Type": {"application/x-www-form-urlencoded"}})
+	return a.classify(u, res, err)
+}
+
+// classify reads an authorization response: a redirect (query or fragment),
+// a form_post page, or a page.
+func (a *auditor) classify(reqURL string, res *response, err error) authResult {
+	if err != nil {
+		return authResult{kind: authNoAnswer, why: err.Error()}
+	}
+	r := authResult{status: res.status, snip: res.snippet()}
+	var e struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(res.body, &e) == nil && e.Error != "" {
+		r.snip = " " + oneLine(e.Error, 40)
+		if e.Description != "" {
+			r.snip += fmt.Sprintf(" %q", oneLine(e.Description, 100))
+		}
+	}
+	base, _ := url.Parse(reqURL)
+	switch {
+	case res.status >= 300 && res.status < 400:
+		loc := res.header.Get("Location")
+		r.raw = loc
+		if loc == "" {
+			r.kind, r.why = authOdd, fmt.Sprintf("HTTP %d with no Location", res.status)
+			return r
+		}
+		lu, perr := base.Parse(loc)
+		if perr != nil {
+			r.kind, r.why = authOdd, fmt.Sprintf("HTTP %d with an unparsable Location %q", res.status, oneLine(loc, 100))
+			return r
+		}
+		r.params, r.via = lu.Query(), "query"
+		if frag, ferr := url.ParseQuery(lu.Fragment); ferr == nil && (frag.Has("code") || frag.Has("error")) {
+			for k, v := range frag {
+				r.params[k] = append(r.params[k], v...)
+			}
+			r.via = "fragment"
+		}
+		a.settle(&r, lu)
+	case res.status >= 200 && res.status < 300:
+		r.raw = string(res.body)
+		if action, fields, ok := parseFormPost(string(res.body)); ok {
+			target, perr := base.Parse(action)
+			if perr != nil || action == "" {
+				r.kind, r.why = authOdd, fmt.Sprintf("HTTP %d: a form_post page whose form action %q is unusable", res.status, oneLine(action, 100))
+				return r
+			}
+			r.params, r.via = fields, "form_post"
+			a.settle(&r, target)
+			return r
+		}
+		r.kind = authPage
+	case res.status >= 500:
+		r.kind = authServerError
+	case res.status >= 400:
+		r.kind = authRefused
+	default:
+		r.kind, r.why = authOdd, fmt.Sprintf("HTTP %d", res.status)
+	}
+	return r
+}
+
+// settle sorts a response sent to target: to the registered redirect_uri
+// with a code or an error, or elsewhere.
+func (a *auditor) settle(r *authResult, target *url.URL) {
+	switch {
+	case !sameEndpoint(target, a.redirect):
+		r.kind, r.where = authElsewhere, target
+	case r.params.Get("code") != "":
+		r.kind = authCode
+	case r.params.Get("error") != "":
+		r.kind = authError
+	default:
+		r.kind, r.why = authOdd, fmt.Sprintf("HTTP %d: sent to the redirect_uri with neither code nor error", r.status)
+	}
+}
+
+// sameEndpoint reports whether u and v name the same scheme, host and path.
+func sameEndpoint(u, v *url.URL) bool {
+	return strings.EqualFold(u.Scheme, v.Scheme) && strings.EqualFold(u.Host, v.Host) &&
+		strings.TrimSuffix(u.EscapedPath(), "/") == strings.TrimSuffix(v.EscapedPath(), "/")
+}
+
+var (
+	tagPattern  = regexp.MustCompile(`(?is)<(form|input)\b([^>]*)>`)
+	attrPattern = regexp.MustCompile(`(?s)([^\s"'>/=]+)\s*(?:=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?`)
+)
+
+// parseFormPost finds a form_post page's form action and its named inputs
+// (OAuth 2.0 Form Post Response Mode §2), whatever the attribute order and
+// quoting, values entity-decoded. ok is false without a code or error input.
+func parseFormPost(page string) (action string, fields url.Values, ok bool) {
+	fields = url.Values{}
+	for _, m := range tagPattern.FindAllStringSubmatch(page, 64) {
+		attrs := map[string]string{}
+		for _, am := range attrPattern.FindAllStringSubmatch(m[2], 32) {
+			attrs[strings.ToLower(am[1])] = html.UnescapeString(am[2] + am[3] + am[4])
+		}
+		switch strings.ToLower(m[1]) {
+		case "form":
+			if action == "" {
+				action = attrs["action"]
+			}
+		case "input":
+			if name := attrs["name"]; name != "" {
+				fields.Add(name, attrs["value"])
+			}
+		}
+	}
+	return action, fields, fields.Get("code") != "" || fields.Get("error") != ""
+}
+
+// authParams are the parameters of an authorization request for the
+// target's client, with a fresh state.
+func (a *auditor) authParams() url.Values {
+	v := url.Values{
+		"response_type": {"code"},
+		"client_id":     {a.t.ClientID},
+		"redirect_uri":  {a.t.RedirectURI},
+		"state":         {newState()},
+	}
+	if a.t.Scope != "" {
+		v.Set("scope", a.t.Scope)
+	}
+	return v
+}
+
+// mint asks for a code with the given challenge and method ("" leaves the
+// parameter out). code is "" when the server issued none.
+func (a *auditor) mint(ctx context.Context, challenge, method string) (code string, r authResult) {
+	p := a.authParams()
+	if challenge != "" {
+		p.Set("code_challenge", challenge)
+	}
+	if method != "" {
+		p.Set("code_challenge_method", method)
+	}
+	r = a.authorizeGET(ctx, p)
+	if r.kind == authCode {
+		code = r.params.Get("code")
+	}
+	return code, r
+}
+
+// grant is a code minted with an S256 challenge of a fresh verifier.
+type grant struct {
+	code, verifier, challenge string
+	auth                      authResult
+}
+
+// freshGrant mints a code for a fresh verifier. skip says why there is
+// none.
+func (a *auditor) freshGrant(ctx context.Context) (g grant, skip string) {
+	g.verifier = newVerifier()
+	g.challenge = s256(g.verifier)
+	g.code, g.auth = a.mint(ctx, g.challenge, "S256")
+	if g.code == "" {
+		return g, "could not get a code for a valid S256 authorization request: " + g.auth.describe()
+	}
+	return g, ""
+}
+
+// baseline is the reference flow: a valid S256 authorization request and
+// its correct token request. Refusals prove nothing unless it works.
+type baseline struct {
+	sentState string
+	g         grant
+	authOK    bool
+	authWhy   string
+	tok       tokenResult
+	tokOK     bool
+	tokWhy    string
+}
+
+func (a *auditor) baseline(ctx context.Context) *baseline {
+	a.baseOnce.Do(func() {
+		b := &a.base
+		b.g.verifier = newVerifier()
+		b.g.challenge = s256(b.g.verifier)
+		p := a.authParams()
+		b.sentState = p.Get("state")
+		p.Set("code_challenge", b.g.challenge)
+		p.Set("code_challenge_method", "S256")
+		b.g.auth = a.authorizeGET(ctx, p)
+		if b.g.auth.kind != authCode {
+			b.authWhy = b.g.auth.describe()
+			b.tokWhy = "no code to redeem: " + b.authWhy
+			return
+		}
+		b.authOK = true
+		b.g.code = b.g.auth.params.Get("code")
+		b.tok = a.redeem(ctx, b.g.code, b.g.verifier)
+		b.tokOK, b.tokWhy = b.tok.issuedToken()
+	})
+	return &a.base
+}
+
+// needAuthorize returns a skip detail unless valid authorization requests
+// get codes, without which a refusal proves nothing.
+func (a *auditor) needAuthorize(ctx context.Context) string {
+	if b := a.baseline(ctx); !b.authOK {
+		return "a valid S256 authorization request got no code either (" + b.authWhy + "), so a refusal here would prove nothing"
+	}
+	return ""
+}
+
+// needToken returns a skip detail unless the correct exchange works.
+func (a *auditor) needToken(ctx context.Context) string {
+	if b := a.baseline(ctx); !b.tokOK {
+		return "the correct PKCE exchange got no token either (" + b.tokWhy + "), so a refusal here would prove nothing"
+	}
+	return ""
+}
+
+// tokenCall is one token request, as raw as the checks need it.
+type tokenCall struct {
+	method        string // "": POST
+	query         string // raw query string
+	body          string
+	contentType   string // "": form-urlencoded when there is a body; "-": none
+	authorization string // Authorization header, "" for none
+}
+
+// tokenResult is a token endpoint's answer.
+type tokenResult struct {
+	status int
+	header http.Header
+	obj    map[string]any // the JSON object, nil if the body is none
+	body   string
+	snip   string
+	big    bool // the body was larger than 1 MiB
+	err    error
+}
+
+func (a *auditor) token(ctx context.Context, c tokenCall) tokenResult {
+	if a.tokenEndpoint == "" {
+		return tokenResult{err: fmt.Errorf("not sent: %s", a.endpointProblem)}
+	}
+	if c.method == "" {
+		c.method = http.MethodPost
+	}
+	h := http.Header{"Accept": {"application/json"}}
+	switch {
+	case c.contentType == "-":
+	case c.contentType != "":
+		h.Set("Content-Type", c.contentType)
+	case c.body != "":
+		h.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if c.authorization != "" {
+		h.Set("Authorization", c.authorization)
+	}
+	var body *strings.Reader
+	if c.body != "" {
+		body = strings.NewReader(c.body)
+	}
+	var res *response
+	var err error
+	if body != nil {
+		res, err = a.send(ctx, c.method, withQuery(a.tokenEndpoint, c.query), body, h)
+	} else {
+		res, err = a.send(ctx, c.method, withQuery(a.tokenEndpoint, c.query), nil, h)
+	}
+	if err != nil {
+		return tokenResult{err: err}
+	}
+	t := tokenResult{status: res.status, header: res.header, body: string(res.body), snip: res.snippet(), big: res.truncated}
+	if !res.truncated {
+		var obj map[string]any
+		if json.Unmarshal(res.body, &obj) == nil {
+			t.obj = obj
+		}
+	}
+	return t
+}
+
+// codeForm is the body of an authorization_code token request for the
+// target's client (client_id in the body for a public client); verifier ""
+// leaves code_verifier out.
+func (a *auditor) codeForm(code, verifier string) url.Values {
+	v := url.Values{
+		"grant_type":   {"authorization_code"},
+		"code":         {code},
+		"redirect_uri": {a.t.RedirectURI},
+	}
+	if verifier != "" {
+		v.Set("code_verifier", verifier)
+	}
+	if a.t.ClientSecret == "" {
+		v.Set("client_id", a.t.ClientID)
+	}
+	return v
+}
+
+// clientAuth is the target client's Authorization header, "" for a public
+// client.
+func (a *auditor) clientAuth() string {
+	if a.t.ClientSecret == "" {
+		return ""
+	}
+	return basicAuth(a.t.ClientID, a.t.ClientSecret)
+}
+
+// redeem sends the ordinary token request for code with verifier.
+func (a *auditor) redeem(ctx context.Context, code, verifier string) tokenResult {
+	return a.token(ctx, tokenCall{body: a.codeForm(code, verifier).Encode(), authorization: a.clientAuth()})
+}
+
+// accepted reports a 2xx answer: the server granted the request.
+func (t tokenResult) accepted() bool { return t.err == nil && t.status >= 200 && t.status < 300 }
+
+// issuedToken reports whether the answer is a token response (RFC 6749
+// §5.1), and if not, why.
+func (t tokenResult) issuedToken() (bool, string) {
+	switch {
+	case t.err != nil:
+		return false, t.err.Error()
+	case !t.accepted():
+		return false, t.describe()
+	case t.big:
+		return false, fmt.Sprintf("HTTP %d but the body is larger than 1 MiB", t.status)
+	case t.obj == nil:
+		return false, fmt.Sprintf("HTTP %d but the body is not a JSON object%s", t.status, t.snip)
+	}
+	if s, _ := t.obj["access_token"].(string); s == "" {
+		return false, fmt.Sprintf("HTTP %d but no access_token%s", t.status, t.snip)
+	}
+	return true, fmt.Sprintf("HTTP %d with an access_token", t.status)
+}
+
+// describe says in plain words what the token endpoint answered.
+func (t tokenResult) describe() string {
+	if t.err != nil {
+		return t.err.Error()
+	}
+	if t.accepted() {
+		if s, _ := t.obj["access_token"].(string); s != "" {
+			return fmt.Sprintf("issued a token (HTTP %d with an access_token)", t.status)
+		}
+		return fmt.Sprintf("accepted the request (HTTP %d)%s", t.status, t.snip)
+	}
+	if code, _ := t.obj["error"].(string); code != "" {
+		d := fmt.Sprintf("HTTP %d %s", t.status, code)
+		if desc, _ := t.obj["error_description"].(string); desc != "" {
+			d += fmt.Sprintf(" %q", oneLine(desc, 100))
+		}
+		return d
+	}
+	return fmt.Sprintf("HTTP %d%s", t.status, t.snip)
+}
+
+// judgeRefusal grades an answer that must be a refusal: a token or any 2xx
+// is a bypass (Fail), as is a 5xx or no answer; a refusal is a Pass when it
+// is RFC 6749 §5.2 JSON with one of the wanted error codes, status 400 (401
+// for invalid_client), Cache-Control: no-store and an error_description,
+// and a Warn naming what is missing otherwise.
+func judgeRefusal(t tokenResult, want ...string) (Outcome, string) {
+	switch {
+	case t.err != nil:
+		return Fail, t.err.Error()
+	case t.accepted():
+		return Fail, "the server " + t.describe()
+	case t.status >= 500:
+		return Fail, fmt.Sprintf("a server error instead of an OAuth refusal: %s", t.describe())
+	}
+	d := "refused: " + t.describe()
+	code, _ := t.obj["error"].(string)
+	if t.obj == nil || code == "" {
+		return Warn, d + "; but the body is not RFC 6749 §5.2 JSON with an error member"
+	}
+	var problems []string
+	if !contains(want, code) {
+		problems = append(problems, fmt.Sprintf("the error should be %s", strings.Join(want, " or ")))
+	}
+	if t.status != http.StatusBadRequest && !(t.status == http.StatusUnauthorized && code == "invalid_client") {
+		problems = append(problems, fmt.Sprintf("the status should be 400, not %d", t.status))
+	}
+	if !hasNoStore(t.header) {
+		problems = append(problems, "Cache-Control: no-store is missing")
+	}
+	if desc, _ := t.obj["error_description"].(string); strings.TrimSpace(desc) == "" {
+		problems = append(problems, "there is no error_description saying what to fix")
+	}
+	if len(problems) > 0 {
+		return Warn, d + "; but " + strings.Join(problems, ", ")
+	}
+	return Pass, d
+}
+
+// judgeAuthorizeRefusal grades an authorization response that must be a
+// refusal: a 4xx page, or an OAuth error sent to the registered
+// redirect_uri (RFC 6749 §4.1.2.1). A code, a 5xx, no answer or a redirect
+// to any other URI is a Fail.
+func (a *auditor) judgeAuthorizeRefusal(r authResult) (Outcome, string) {
+	switch r.kind {
+	case authRefused:
+		return Pass, "refused: " + r.describe()
+	case authError:
+		if e := r.params.Get("error"); e != "invalid_request" {
+			return Warn, "refused: " + r.describe() + "; but RFC 7636 §4.4.1 says invalid_request"
+		}
+		return Pass, "refused: " + r.describe()
+	case authCode:
+		return Fail, "the server issued a code: " + r.describe()
+	case authServerError:
+		return Fail, "a server error instead of a refusal: " + r.describe()
+	case authElsewhere:
+		if sameEndpoint(r.where, a.attacker) {
+			return Fail, "the server redirected to the unregistered redirect_uri: " + r.describe()
+		}
+		return Skip, "cannot tell: " + r.describe()
+	case authPage:
+		return Skip, "cannot tell: " + r.describe()
+	}
+	return Fail, r.describe()
+}
+
+func hasNoStore(h http.Header) bool {
+	for _, v := range h.Values("Cache-Control") {
+		for _, d := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(d), "no-store") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
