@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -242,9 +243,15 @@ func (s *server) authorize(w http.ResponseWriter, r *http.Request) {
 // parameters with r.FormValue, and the client secret from the body only.
 func (s *server) token(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		tokenError(w, http.StatusMethodNotAllowed, "invalid_request", "the token endpoint accepts POST only (RFC 6749 §3.2)")
+		tokenError(w, http.StatusBadRequest, "invalid_request", "the token endpoint accepts POST only (RFC 6749 §3.2)")
 		return
+	}
+	// RFC 6749 §3.2: the parameters come form-encoded in the body.
+	if ct := r.Header.Get("Content-Type"); ct != "" || r.ContentLength != 0 {
+		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/x-www-form-urlencoded" {
+			tokenError(w, http.StatusBadRequest, "invalid_request", "send the token request parameters as application/x-www-form-urlencoded (RFC 6749 §3.2)")
+			return
+		}
 	}
 	c, fail := s.authenticate(r)
 	if fail != nil {

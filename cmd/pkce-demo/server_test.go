@@ -490,9 +490,36 @@ func TestTokenGrants(t *testing.T) {
 	})
 
 	t.Run("GET", func(t *testing.T) {
-		resp := d.get(t, pathToken, nil)
-		assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
-		assert.Equal(t, "POST", resp.Header.Get("Allow"))
+		for _, protect := range []bool{false, true} {
+			d := startDemo(t, protect)
+			q := url.Values{"grant_type": {"client_credentials"}, "client_id": {demoService}, "client_secret": {demoSecret}}
+			resp := d.get(t, pathToken, q)
+			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+			var body map[string]string
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+			assert.Equal(t, "invalid_request", body["error"])
+		}
+	})
+
+	t.Run("content types", func(t *testing.T) {
+		for _, ct := range []string{"text/plain", "application/json", "multipart/form-data; boundary=x", ""} {
+			for _, protect := range []bool{false, true} {
+				d := startDemo(t, protect)
+				body := "grant_type=client_credentials&client_id=demo-service&client_secret=demo-secret"
+				req, err := http.NewRequest(http.MethodPost, d.issuer+pathToken, strings.NewReader(body))
+				require.NoError(t, err)
+				if ct != "" {
+					req.Header.Set("Content-Type", ct)
+				}
+				resp, err := d.client.Do(req)
+				require.NoError(t, err)
+				var got map[string]string
+				require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
+				resp.Body.Close()
+				assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "%q protect=%v", ct, protect)
+				assert.Equal(t, "invalid_request", got["error"], "%q protect=%v", ct, protect)
+			}
+		}
 	})
 }
 
