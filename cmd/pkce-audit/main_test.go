@@ -1,0 +1,351 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-pkce/pkce"
+)
+
+// newServer starts a homegrown-style authorization server that knows
+// nothing of PKCE and never burns codes, with each endpoint passed through
+// wrap, and stops it when t ends. login, when set, stands in front of
+// /authorize: it redirects to /login unless the request has the cookie.
+func newServer(t *testing.T, wrap func(name string, h http.Handler) http.Handler, loginCookie string) *httptest.Server {
+	t.Helper()
+	var mu sync.Mutex
+	codes := map[string]bool{}
+	random := func() string {
+		b := make([]byte, 24)
+		rand.Read(b)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	var issuer string
+	authorize := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code := random()
+		mu.Lock()
+		codes[code] = true
+		mu.Unlock()
+		http.Redirect(w, r, r.FormValue("redirect_uri")+"?code="+code+"&state="+r.FormValue("state"), http.StatusFound)
+	})
+	token := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		mu.Lock()
+		ok := codes[r.FormValue("code")]
+		mu.Unlock()
+		if r.FormValue("grant_type") != "authorization_code" || !ok {
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"error":"invalid_grant","error_description":"no such code"}`))
+			return
+		}
+		w.Write([]byte(`{"access_token":"` + random() + `","token_type":"Bearer"}`))
+	})
+	metadata := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{
+			"issuer": issuer, "authorization_endpoint": issuer + "/authorize", "token_endpoint": issuer + "/token",
+		})
+	})
+	var authorizeH http.Handler = wrap("authorize", authorize)
+	if loginCookie != "" {
+		inner := authorizeH
+		authorizeH = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if c, err := r.Cookie("session"); err != nil || c.Value != loginCookie {
+				http.Redirect(w, r, "/login", http.StatusFound)
+				return
+			}
+			inner.ServeHTTP(w, r)
+		})
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/authorize", authorizeH)
+	mux.Handle("/token", wrap("token", token))
+	mux.Handle("/.well-known/oauth-authorization-server", wrap("discovery", metadata))
+	mux.Handle("/.well-known/openid-configuration", wrap("discovery", metadata))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	issuer = srv.URL
+	return srv
+}
+
+func unprotected(_ string, h http.Handler) http.Handler { return h }
+
+func middleware(t *testing.T) func(string, http.Handler) http.Handler {
+	m, err := pkce.New(pkce.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(name string, h http.Handler) http.Handler {
+		switch name {
+		case "authorize":
+			return m.Authorize(h)
+		case "token":
+			return m.Token(h)
+		}
+		return m.Discovery(h)
+	}
+}
+
+func runAudit(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code = run(ctx, args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+var summaryLine = regexp.MustCompile(`(?m)^(\d+) checks: (\d+) pass, (\d+) fail, (\d+) warn, (\d+) skip$`)
+
+func TestUsage(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"nothing", nil, "missing -issuer, -client-id, -redirect-uri"},
+		{"no redirect", []string{"-issuer", "http://127.0.0.1:9", "-client-id", "c"}, "missing -redirect-uri"},
+		{"stray argument", []string{"-issuer", "http://127.0.0.1:9", "-client-id", "c", "-redirect-uri", "http://127.0.0.1/cb", "extra"}, `unexpected argument "extra"`},
+		{"bad cookie", []string{"-cookie", "novalue"}, "want name=value"},
+		{"unknown flag", []string{"-nope"}, "flag provided but not defined"},
+		{"relative issuer", []string{"-issuer", "/x", "-client-id", "c", "-redirect-uri", "http://127.0.0.1/cb"}, "not an absolute URL"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runAudit(t, tc.args...)
+			if code != 2 {
+				t.Errorf("exit status %d, want 2", code)
+			}
+			if stdout != "" {
+				t.Errorf("stdout %q, want nothing", stdout)
+			}
+			if !strings.Contains(stderr, tc.want) {
+				t.Errorf("stderr %q lacks %q", stderr, tc.want)
+			}
+		})
+	}
+	if code, _, stderr := runAudit(t, "-h"); code != 0 || !strings.Contains(stderr, "usage: pkce-audit") {
+		t.Errorf("-h: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestTableAgainstUnprotectedServer(t *testing.T) {
+	srv := newServer(t, unprotected, "")
+	code, stdout, stderr := runAudit(t, "-issuer", srv.URL, "-client-id", "app", "-redirect-uri", "http://127.0.0.1:9/cb")
+	if code != 1 {
+		t.Fatalf("exit status %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if !regexp.MustCompile(`^CHECK +OUTCOME +DETAIL$`).MatchString(lines[0]) {
+		t.Errorf("header %q", lines[0])
+	}
+	m := summaryLine.FindStringSubmatch(lines[len(lines)-1])
+	if m == nil {
+		t.Fatalf("last line %q is not the summary", lines[len(lines)-1])
+	}
+	if m[3] == "0" {
+		t.Errorf("summary %q reports no fail", m[0])
+	}
+	if got := len(lines) - 2; got != len(pkceChecks(t)) {
+		t.Errorf("%d result lines, want one per check (%d)", got, len(pkceChecks(t)))
+	}
+	row := regexp.MustCompile(`(?m)^token\.retry-wrong-then-none +fail +the first request, with a wrong verifier, already got through`)
+	if !row.MatchString(stdout) {
+		t.Errorf("no failing row for token.retry-wrong-then-none:\n%s", stdout)
+	}
+}
+
+func TestJSONAgainstUnprotectedServer(t *testing.T) {
+	srv := newServer(t, unprotected, "")
+	code, stdout, stderr := runAudit(t, "-json", "-issuer", srv.URL, "-client-id", "app", "-redirect-uri", "http://127.0.0.1:9/cb")
+	if code != 1 {
+		t.Fatalf("exit status %d, want 1; stderr %s", code, stderr)
+	}
+	var results []map[string]string
+	if err := json.Unmarshal([]byte(stdout), &results); err != nil {
+		t.Fatalf("stdout is not a JSON array of objects of strings: %v\n%s", err, stdout)
+	}
+	fails := 0
+	for _, r := range results {
+		switch r["outcome"] {
+		case "fail":
+			fails++
+		case "pass", "warn", "skip":
+		default:
+			t.Errorf("outcome %q is not one of pass, fail, warn, skip", r["outcome"])
+		}
+		if r["id"] == "" || r["title"] == "" || r["rule"] == "" || r["detail"] == "" {
+			t.Errorf("incomplete result %v", r)
+		}
+	}
+	if fails < 10 {
+		t.Errorf("%d fails against the unprotected server, want at least 10", fails)
+	}
+	if !summaryLine.MatchString(stderr) {
+		t.Errorf("stderr %q has no summary line", stderr)
+	}
+}
+
+func TestWrappedServerPasses(t *testing.T) {
+	srv := newServer(t, middleware(t), "")
+	code, stdout, stderr := runAudit(t, "-issuer", srv.URL, "-client-id", "app", "-client-secret", "s3cret", "-redirect-uri", "http://127.0.0.1:9/cb")
+	if code != 0 {
+		t.Fatalf("exit status %d, want 0\n%s%s", code, stdout, stderr)
+	}
+	m := summaryLine.FindStringSubmatch(stdout)
+	if m == nil || m[3] != "0" || m[2] == "0" {
+		t.Errorf("summary %v, want passes and no fail", m)
+	}
+}
+
+// A server with a login page in front of /authorize: without the session
+// cookie the audit gets no code and fails; with -cookie it passes.
+func TestCookie(t *testing.T) {
+	srv := newServer(t, middleware(t), "logged-in")
+	args := []string{"-json", "-issuer", srv.URL, "-client-id", "app", "-redirect-uri", "http://127.0.0.1:9/cb"}
+	code, stdout, _ := runAudit(t, args...)
+	if code != 1 || !strings.Contains(stdout, "/login") {
+		t.Errorf("without the cookie: exit %d, want 1 and a detail naming /login:\n%s", code, stdout)
+	}
+	code, stdout, stderr := runAudit(t, append(args, "-cookie", "session=logged-in")...)
+	if code != 0 {
+		t.Errorf("with -cookie: exit %d, want 0:\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+func pkceChecks(t *testing.T) []string {
+	t.Helper()
+	srv := newServer(t, unprotected, "")
+	_, stdout, _ := runAudit(t, "-json", "-issuer", srv.URL, "-client-id", "app", "-redirect-uri", "http://127.0.0.1:9/cb")
+	var results []struct{ ID string }
+	if err := json.Unmarshal([]byte(stdout), &results); err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(results))
+	for i, r := range results {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
+// End to end: build pkce-demo and pkce-audit, serve the demo wrapped and
+// unprotected, and audit each with the built binary.
+func TestAgainstDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds two binaries")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool in PATH")
+	}
+	dir := t.TempDir()
+	for _, pkg := range []string{"pkce-demo", "pkce-audit"} {
+		build := exec.Command(goTool, "build", "-o", filepath.Join(dir, pkg), "../"+pkg)
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		flags    []string
+		wantExit int
+	}{
+		{"wrapped", nil, 0},
+		{"unprotected", []string{"-unprotected"}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			issuer := startDemo(t, filepath.Join(dir, "pkce-demo"), tc.flags...)
+			audit := exec.Command(filepath.Join(dir, "pkce-audit"), "-json", "-issuer", issuer,
+				"-client-id", "demo-app", "-redirect-uri", "http://127.0.0.1:9/callback")
+			var stdout, stderr bytes.Buffer
+			audit.Stdout, audit.Stderr = &stdout, &stderr
+			err := audit.Run()
+			code := 0
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				code = exit.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			var results []map[string]string
+			if err := json.Unmarshal(stdout.Bytes(), &results); err != nil {
+				t.Fatalf("%v\n%s\n%s", err, stdout.String(), stderr.String())
+			}
+			var fails []string
+			for _, r := range results {
+				if r["outcome"] == "fail" {
+					fails = append(fails, r["id"]+": "+r["detail"])
+				}
+			}
+			if code != tc.wantExit {
+				t.Errorf("exit %d, want %d; %s; fails:\n%s", code, tc.wantExit, strings.TrimSpace(stderr.String()), strings.Join(fails, "\n"))
+			}
+			if tc.wantExit == 1 && len(fails) < 10 {
+				t.Errorf("%d fails against the unprotected demo, want at least 10", len(fails))
+			}
+			t.Log(strings.TrimSpace(stderr.String()))
+		})
+	}
+}
+
+// startDemo runs the demo binary with -serve on a free loopback port, stops
+// it when t ends and returns its issuer URL (its first line of output).
+func startDemo(t *testing.T, bin string, flags ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"-serve", "-addr", "127.0.0.1:0"}, flags...)...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	line := make(chan string, 1)
+	go func() {
+		s := bufio.NewScanner(out)
+		if s.Scan() {
+			line <- strings.TrimSpace(s.Text())
+		}
+		close(line)
+		for s.Scan() {
+		}
+	}()
+	select {
+	case l, ok := <-line:
+		if !ok || !strings.HasPrefix(l, "http://127.0.0.1:") {
+			t.Fatalf("the demo's first line is %q, want its issuer URL", l)
+		}
+		return l
+	case <-time.After(30 * time.Second):
+		t.Fatal("the demo printed no issuer URL within 30s")
+	}
+	return ""
+}
