@@ -313,7 +313,8 @@ func startDemo(t *testing.T, bin string, flags ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
+	var logs bytes.Buffer
+	cmd.Stderr = &logs // the demo logs every request; shown only on failure
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -326,6 +327,9 @@ func startDemo(t *testing.T, bin string, flags ...string) string {
 		case <-time.After(5 * time.Second):
 			cmd.Process.Kill()
 			<-done
+		}
+		if t.Failed() {
+			t.Logf("the demo's log:\n%s", logs.String())
 		}
 	})
 	line := make(chan string, 1)
