@@ -22,6 +22,7 @@ import (
 // and never checks which client redeems it.
 type careless struct {
 	issuer string
+	mode   string // "" (query), "fragment" or "form_post": how codes go back
 
 	mu    sync.Mutex
 	codes map[string]string // code → client_id, never deleted
@@ -58,7 +59,11 @@ func (c *careless) authorize(w http.ResponseWriter, r *http.Request) {
 		back.Set("state", s)
 	}
 	redirect := r.FormValue("redirect_uri")
-	if r.FormValue("response_mode") == "form_post" {
+	if c.mode == "fragment" {
+		http.Redirect(w, r, redirect+"#"+back.Encode(), http.StatusFound)
+		return
+	}
+	if c.mode == "form_post" || r.FormValue("response_mode") == "form_post" {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		page := `<html><body onload="document.forms[0].submit()"><form method="post" action="` + html.EscapeString(redirect) + `">`
 		for k := range back {
@@ -167,13 +172,15 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 // handlers; nil fields mean no wrapper.
 type wrappers struct {
 	authorize, token, discovery func(http.Handler) http.Handler
+	mode                        string // the careless server's response mode
+	gate                        func(http.Handler) http.Handler
 }
 
 // startCareless starts the careless server on 127.0.0.1, each endpoint
 // wrapped by w, and stops it when t ends.
 func startCareless(t *testing.T, w wrappers) (*httptest.Server, *ledger) {
 	t.Helper()
-	c := &careless{codes: map[string]string{}}
+	c := &careless{codes: map[string]string{}, mode: w.mode}
 	l := &ledger{}
 	id := func(h http.Handler) http.Handler { return h }
 	if w.authorize == nil {
@@ -186,7 +193,11 @@ func startCareless(t *testing.T, w wrappers) (*httptest.Server, *ledger) {
 		w.discovery = id
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/authorize", l.wrap("authorize", w.authorize(http.HandlerFunc(c.authorize))))
+	var authorize http.Handler = l.wrap("authorize", w.authorize(http.HandlerFunc(c.authorize)))
+	if w.gate != nil {
+		authorize = w.gate(authorize)
+	}
+	mux.Handle("/authorize", authorize)
 	mux.Handle("/token", l.wrap("token", w.token(http.HandlerFunc(c.token))))
 	mux.Handle("/.well-known/oauth-authorization-server", w.discovery(http.HandlerFunc(c.metadata)))
 	mux.Handle("/.well-known/openid-configuration", w.discovery(http.HandlerFunc(c.metadata)))

@@ -1,7 +1,11 @@
 package pkcetest_test
 
 import (
+	"context"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/go-pkce/pkce"
@@ -34,7 +38,7 @@ func TestWrappedCarelessServer(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				srv, l := startCareless(t, wrappers{m.Authorize, m.Token, m.Discovery})
+				srv, l := startCareless(t, wrappers{authorize: m.Authorize, token: m.Token, discovery: m.Discovery})
 				tg := target(srv, secret)
 
 				pkcetest.Run(t, tg)
@@ -72,6 +76,99 @@ func TestWrappedCarelessServer(t *testing.T) {
 					t.Errorf("the ledger saw %d refused requests and %d codes or tokens issued; the audit should produce dozens of each", refused, reached)
 				}
 			})
+		}
+	}
+}
+
+// The kit reads codes from the fragment and from form_post pages as well
+// as from the query; the middleware captures them in every mode.
+func TestResponseModes(t *testing.T) {
+	for _, mode := range []string{"fragment", "form_post"} {
+		t.Run(mode, func(t *testing.T) {
+			srv, _ := startCareless(t, wrappers{mode: mode})
+			byID := audit(t, target(srv, ""))
+			for _, id := range []string{"authorize.valid-s256", "token.valid"} {
+				if r := byID[id]; r.Outcome != pkcetest.Pass || (id == "authorize.valid-s256" && !strings.Contains(r.Detail, mode)) {
+					t.Errorf("unprotected %s: %s %s, want pass via the %s", id, r.Outcome, r.Detail, mode)
+				}
+			}
+			if r := byID["token.verifier-wrong"]; r.Outcome != pkcetest.Fail {
+				t.Errorf("unprotected token.verifier-wrong: %s %s, want fail", r.Outcome, r.Detail)
+			}
+
+			m, err := pkce.New(pkce.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv, _ = startCareless(t, wrappers{authorize: m.Authorize, token: m.Token, discovery: m.Discovery, mode: mode})
+			for id, r := range audit(t, target(srv, "")) {
+				if r.Outcome == pkcetest.Fail || (r.Outcome == pkcetest.Skip && id != "hygiene.constant-challenge") {
+					t.Errorf("wrapped %s: %s %s", id, r.Outcome, r.Detail)
+				}
+			}
+		})
+	}
+}
+
+// A server with a login step in front of /authorize: without help the
+// audit gets no code and says so; with Target.Authorize driving the login
+// (here: a session header) or a Client carrying the session cookie, the
+// wrapped server passes.
+func TestLoginInBetween(t *testing.T) {
+	gate := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, err := r.Cookie("session")
+			if r.Header.Get("X-Session") != "ok" && (err != nil || c.Value != "ok") {
+				http.Redirect(w, r, "/login?return="+url.QueryEscape(r.URL.String()), http.StatusFound)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	m, err := pkce.New(pkce.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := startCareless(t, wrappers{authorize: m.Authorize, token: m.Token, discovery: m.Discovery, gate: gate})
+
+	byID := audit(t, target(srv, ""))
+	if r := byID["authorize.valid-s256"]; r.Outcome != pkcetest.Fail || !strings.Contains(r.Detail, "/login") {
+		t.Errorf("without login: authorize.valid-s256 %s %s, want fail naming /login", r.Outcome, r.Detail)
+	}
+	if r := byID["token.verifier-wrong"]; r.Outcome != pkcetest.Skip {
+		t.Errorf("without login: token.verifier-wrong %s %s, want skip", r.Outcome, r.Detail)
+	}
+
+	tg := target(srv, "")
+	noFollow := *srv.Client()
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	calls := 0
+	tg.Authorize = func(ctx context.Context, authURL string) (*http.Response, error) {
+		calls++
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, authURL, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("X-Session", "ok")
+		return noFollow.Do(req)
+	}
+	for id, r := range audit(t, tg) {
+		if r.Outcome == pkcetest.Fail {
+			t.Errorf("with Target.Authorize: %s %s", id, r.Detail)
+		}
+	}
+	if calls < 30 {
+		t.Errorf("Target.Authorize was called %d times, want one per authorization request", calls)
+	}
+
+	tg = target(srv, "")
+	jar, _ := cookiejar.New(nil)
+	u, _ := url.Parse(srv.URL)
+	jar.SetCookies(u, []*http.Cookie{{Name: "session", Value: "ok", Path: "/"}})
+	tg.Client = &http.Client{Jar: jar}
+	for id, r := range audit(t, tg) {
+		if r.Outcome == pkcetest.Fail {
+			t.Errorf("with a session cookie: %s %s", id, r.Detail)
 		}
 	}
 }
