@@ -26,6 +26,10 @@ func TestWrappedCarelessServer(t *testing.T) {
 	}{
 		{"default", pkce.Config{}, pkcetest.Pass},
 		{"optional", pkce.Config{Require: func(*http.Request, string) bool { return false }}, pkcetest.Warn},
+		{"plain", pkce.Config{AllowPlain: true}, pkcetest.Pass},
+		{"redirect-errors", pkce.Config{RedirectErrors: func(_ *http.Request, _, redirectURI string) bool {
+			return redirectURI == "http://127.0.0.1:9/callback" // the one the target registers
+		}}, pkcetest.Pass},
 	}
 	for _, p := range policies {
 		for _, secret := range []string{"", "pkcetest-secret"} {
@@ -51,6 +55,21 @@ func TestWrappedCarelessServer(t *testing.T) {
 				}
 				if r := byID["authorize.no-challenge"]; r.Outcome != p.noChallenge {
 					t.Errorf("authorize.no-challenge: %s (%s), want %s", r.Outcome, r.Detail, p.noChallenge)
+				}
+				if p.name == "plain" {
+					for id, want := range map[string]pkcetest.Outcome{
+						"metadata.plain-consistent": pkcetest.Pass, "metadata.plain-not-listed": pkcetest.Warn,
+						"authorize.method-absent": pkcetest.Pass,
+					} {
+						if r := byID[id]; r.Outcome != want || !strings.Contains(r.Detail, "advertises plain") && id == "metadata.plain-consistent" {
+							t.Errorf("%s: %s (%s), want %s", id, r.Outcome, r.Detail, want)
+						}
+					}
+				}
+				if p.name == "redirect-errors" {
+					if r := byID["authorize.challenge-hex"]; !strings.Contains(r.Detail, "error=invalid_request sent to the redirect_uri") {
+						t.Errorf("authorize.challenge-hex: %s (%s), want the error sent to the redirect_uri", r.Outcome, r.Detail)
+					}
 				}
 				for _, id := range []string{"authorize.valid-s256", "token.valid", "token.parallel",
 					"token.retry-wrong-then-none", "token.replay", "token.downgrade", "token.duplicate-grant-type"} {
