@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("pkce-demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	serve := fs.Bool("serve", false, "keep the server up until interrupted instead of walking a client through it")
-	addr := fs.String("addr", defaultServeAddr, "`address` to listen on with -serve (a loopback address; port 0 picks a free port)")
+	addr := fs.String("addr", defaultServeAddr, "`address` to listen on: a loopback address, port 0 for a free one (without -serve, default: a free port)")
 	unprotected := fs.Bool("unprotected", false, "serve the homegrown server without the PKCE middleware")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: pkce-demo [-serve [-addr host:port]] [-unprotected]\n\n")

@@ -233,6 +233,7 @@ func TestAuthorizeNoRedirect(t *testing.T) {
 	}{
 		{"no client_id", []string{"client_id", ""}},
 		{"unknown client", []string{"client_id", "evil-app"}},
+		{"unknown client, odd characters", []string{"client_id", "é\"\\\n" + strings.Repeat("x", 100)}},
 		{"no redirect_uri", []string{"redirect_uri", ""}},
 		{"https", []string{"redirect_uri", "https://127.0.0.1:5555/cb"}},
 		{"not loopback", []string{"redirect_uri", "http://attacker.example/cb"}},
@@ -251,7 +252,7 @@ func TestAuthorizeNoRedirect(t *testing.T) {
 				var body map[string]string
 				require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
 				assert.Equal(t, "invalid_request", body["error"])
-				assert.NotEmpty(t, body["error_description"])
+				assertDescription(t, body["error_description"])
 			}
 		})
 	}
@@ -286,6 +287,7 @@ func TestAuthorizeRedirectErrors(t *testing.T) {
 		{"unknown response_type", []string{"response_type", "device"}, "unsupported_response_type", false},
 		{"no response_type", []string{"response_type", ""}, "invalid_request", false},
 		{"unknown response_mode", []string{"response_mode", "query.jwt"}, "invalid_request", false},
+		{"odd response_mode", []string{"response_mode", "\"§\\"}, "invalid_request", false},
 		{"hybrid in the query", []string{"response_type", "code id_token", "response_mode", "query"}, "invalid_request", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -300,7 +302,7 @@ func TestAuthorizeRedirectErrors(t *testing.T) {
 				require.NoError(t, err)
 			}
 			assert.Equal(t, tc.wantErr, params.Get("error"))
-			assert.NotEmpty(t, params.Get("error_description"))
+			assertDescription(t, params.Get("error_description"))
 			assert.Equal(t, "xyz", params.Get("state"))
 			assert.Empty(t, params.Get("code"))
 		})
@@ -407,6 +409,7 @@ func TestTokenClientAuthentication(t *testing.T) {
 		{"no secret", "", "", with("client_id", demoService), 401, "invalid_client"},
 		{"no client", "", "", cc, 401, "invalid_client"},
 		{"unknown client", "stranger", "x", cc, 401, "invalid_client"},
+		{"unknown client, odd characters", "%22%C2%A7%5C", "x", cc, 401, "invalid_client"},
 		{"two methods", demoService, demoSecret, with("client_secret", demoSecret), 400, "invalid_request"},
 		{"body client_id differs", demoService, demoSecret, with("client_id", demoApp), 400, "invalid_request"},
 		{"public client", "", "", with("client_id", demoApp), 400, "unauthorized_client"},
@@ -424,7 +427,7 @@ func TestTokenClientAuthentication(t *testing.T) {
 				return
 			}
 			assert.Equal(t, tc.wantErr, body["error"])
-			assert.NotEmpty(t, body["error_description"])
+			assertDescription(t, body["error_description"])
 			if resp.StatusCode == http.StatusUnauthorized {
 				assert.Equal(t, `Basic realm="pkce-demo"`, resp.Header.Get("WWW-Authenticate"))
 			}
@@ -466,7 +469,7 @@ func TestTokenGrants(t *testing.T) {
 			resp, body := d.token(t, "", "", tc.form)
 			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 			assert.Equal(t, tc.wantErr, body["error"])
-			assert.NotEmpty(t, body["error_description"])
+			assertDescription(t, body["error_description"])
 		})
 	}
 
@@ -541,4 +544,14 @@ func TestJWKS(t *testing.T) {
 	sum := sha256.Sum256([]byte(`{"crv":"P-256","kty":"EC","x":"` + k["x"] + `","y":"` + k["y"] + `"}`))
 	assert.Equal(t, base64.RawURLEncoding.EncodeToString(sum[:]), k["kid"])
 	assert.NotContains(t, k, "d", "the JWKS must not publish the private key")
+}
+
+// descriptionChars are the characters RFC 6749 §4.1.2.1 and §5.2 allow in
+// error_description.
+var descriptionChars = regexp.MustCompile(`^[\x20\x21\x23-\x5b\x5d-\x7e]+$`)
+
+func assertDescription(t *testing.T, desc any) {
+	t.Helper()
+	s, _ := desc.(string)
+	assert.Regexp(t, descriptionChars, s, "error_description")
 }
