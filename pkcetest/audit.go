@@ -27,6 +27,13 @@ type Target struct {
 	// authentication, form-encoded before base64 as RFC 6749 §2.3.1 says.
 	// Empty: a public client, whose client_id goes in the token request body.
 	ClientSecret string
+	// OtherClientID and OtherClientSecret name a second registered client
+	// (secret "" if public), which tries to redeem codes issued to ClientID:
+	// the attack of a malicious registered client holding a stolen code.
+	// Empty: an unregistered client_id, which a server may refuse merely
+	// as unknown.
+	OtherClientID     string
+	OtherClientSecret string
 	// RedirectURI is a redirect URI registered for ClientID. The audit never
 	// sends a request to it: it only reads the redirects that point there.
 	RedirectURI string

@@ -31,6 +31,14 @@ const (
 // issued to the target's client.
 const otherClient = "pkcetest-other-client"
 
+// otherClient is the client that tries to redeem the target client's codes.
+func (a *auditor) otherClient() (id, secret string) {
+	if a.t.OtherClientID != "" {
+		return a.t.OtherClientID, a.t.OtherClientSecret
+	}
+	return otherClient, "pkcetest-other-secret"
+}
+
 // clientMismatch are the errors that rightly refuse a code redeemed by
 // another client.
 var clientMismatch = []string{"invalid_grant", "invalid_client", "unauthorized_client", "invalid_request"}
@@ -81,15 +89,20 @@ var tokenChecks = []check{
 		"RFC 9700 §4.8.2 (PKCE downgrade); several CVEs", checkDowngrade},
 	{"token.other-client-body", "another client_id in the body cannot redeem the code",
 		"RFC 6749 §4.1.3; RFC 7636 §4.4", refuseRedeem(func(a *auditor, g grant) tokenCall {
+			id, secret := a.otherClient()
 			f := a.codeForm(g.code, g.verifier)
-			f.Set("client_id", otherClient)
+			f.Set("client_id", id)
+			if secret != "" {
+				f.Set("client_secret", secret) // RFC 6749 §2.3.1 client_secret_post
+			}
 			return tokenCall{body: f.Encode()}
 		}, clientMismatch...)},
 	{"token.other-client-basic", "another client in HTTP Basic cannot redeem the code",
 		"RFC 6749 §4.1.3, §2.3.1", refuseRedeem(func(a *auditor, g grant) tokenCall {
+			id, secret := a.otherClient()
 			f := a.codeForm(g.code, g.verifier)
 			f.Del("client_id")
-			return tokenCall{body: f.Encode(), authorization: basicAuth(otherClient, "pkcetest-other-secret")}
+			return tokenCall{body: f.Encode(), authorization: basicAuth(id, secret)}
 		}, clientMismatch...)},
 	{"token.duplicate-verifier", "code_verifier twice in the body is refused, in either order",
 		"RFC 6749 §3.1; a front layer reading the first while the server reads the last", checkDuplicateVerifier},

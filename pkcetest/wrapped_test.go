@@ -191,3 +191,32 @@ func TestLoginInBetween(t *testing.T) {
 		}
 	}
 }
+
+// A second registered client (Target.OtherClientID) holding a stolen code
+// is refused by the middleware and not by the careless server.
+func TestOtherRegisteredClient(t *testing.T) {
+	m, err := pkce.New(pkce.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		w    wrappers
+		want pkcetest.Outcome
+	}{
+		{"careless", wrappers{}, pkcetest.Fail},
+		{"wrapped", wrappers{authorize: m.Authorize, token: m.Token, discovery: m.Discovery}, pkcetest.Pass},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, _ := startCareless(t, tc.w)
+			tg := target(srv, "")
+			tg.OtherClientID, tg.OtherClientSecret = "second-client", "second-secret"
+			byID := audit(t, tg)
+			for _, id := range []string{"token.other-client-body", "token.other-client-basic"} {
+				if r := byID[id]; r.Outcome != tc.want {
+					t.Errorf("%s: %s (%s), want %s", id, r.Outcome, r.Detail, tc.want)
+				}
+			}
+		})
+	}
+}

@@ -4,7 +4,8 @@
 // one line per check.
 //
 //	go run ./cmd/pkce-audit -issuer URL -client-id ID [-client-secret S] \
-//		-redirect-uri URI [-cookie 'name=value'] [-scope S] [-timeout 10s] [-json]
+//		-redirect-uri URI [-cookie 'name=value'] [-other-client-id ID [-other-client-secret S]] \
+//		[-scope S] [-timeout 10s] [-json]
 //
 // The client must be registered for the authorization code grant with the
 // redirect URI, which is never contacted: the audit reads the redirects that
@@ -74,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&t.Issuer, "issuer", "", "the server's issuer `URL` (metadata is read from its /.well-known/ documents)")
 	fs.StringVar(&t.ClientID, "client-id", "", "a client registered for the authorization code grant")
 	fs.StringVar(&t.ClientSecret, "client-secret", "", "the client's secret, sent by HTTP Basic (empty: a public client)")
+	fs.StringVar(&t.OtherClientID, "other-client-id", "", "a second registered client that tries to redeem the first one's codes (empty: an unregistered one)")
+	fs.StringVar(&t.OtherClientSecret, "other-client-secret", "", "the second client's secret (empty: a public client)")
 	fs.StringVar(&t.RedirectURI, "redirect-uri", "", "a redirect `URI` registered for the client (never contacted)")
 	fs.StringVar(&t.Scope, "scope", "", "scope to send with every authorization request (e.g. openid)")
 	fs.DurationVar(&t.Timeout, "timeout", pkcetest.DefaultTimeout, "bound on every single request")
