@@ -143,6 +143,9 @@ type discoveryWriter struct {
 	m    *Middleware
 	r    *http.Request
 	head bool
+	// dropBody discards the body of a HEAD response whose Content-Length was
+	// dropped: net/http would compute one again from the bytes written.
+	dropBody bool
 
 	state  captureState // pending, holding (buffering the document) or passing
 	status int
@@ -177,6 +180,7 @@ func (dw *discoveryWriter) WriteHeader(code int) {
 	switch {
 	case rewritable && dw.head:
 		h.Del("Content-Length") // it would not match the rewritten GET body
+		dw.dropBody = true
 	case rewritable:
 		dw.state = holding
 		dw.late = h.Clone()
@@ -189,6 +193,9 @@ func (dw *discoveryWriter) WriteHeader(code int) {
 func (dw *discoveryWriter) Write(b []byte) (int, error) {
 	if dw.state == pending {
 		dw.WriteHeader(http.StatusOK)
+	}
+	if dw.dropBody {
+		return len(b), nil
 	}
 	if dw.state == passing {
 		return dw.w.Write(b)
@@ -204,7 +211,7 @@ func (dw *discoveryWriter) Write(b []byte) (int, error) {
 }
 
 func (dw *discoveryWriter) WriteString(s string) (int, error) {
-	if dw.state == passing {
+	if dw.state == passing && !dw.dropBody {
 		return io.WriteString(dw.w, s)
 	}
 	return dw.Write([]byte(s))

@@ -93,38 +93,38 @@ func (s *MemoryStore) Save(ctx context.Context, key string, c Challenge) error {
 	if !c.ExpiresAt.After(now) {
 		return errSaveExpired
 	}
+	err := s.trySave(key, c, now)
+	if err == ErrStoreFull {
+		// At the limit: drop every expired entry, one shard at a time and
+		// with no other lock held, then try once more.
+		for i := range s.shards {
+			sh := &s.shards[i]
+			sh.mu.Lock()
+			s.sweepLocked(sh, now, -1)
+			sh.mu.Unlock()
+		}
+		err = s.trySave(key, c, now)
+	}
+	return err
+}
+
+func (s *MemoryStore) trySave(key string, c Challenge, now time.Time) error {
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	s.sweepLocked(sh, now, sweepPerOp)
-	if e, ok := sh.entries[key]; ok && e.c.ExpiresAt.After(now) {
-		if e.used {
+	if e, ok := sh.entries[key]; ok {
+		if e.used && e.c.ExpiresAt.After(now) {
 			return ErrUsed
 		}
-		sh.put(key, memoryEntry{c: c})
-		return nil
-	} else if ok {
-		// Expired and not yet swept: the key is free again, and the
-		// entry already counts.
+		// Live and unused: replaced. Expired and not yet swept: the key is
+		// free again. Either way the entry already counts.
 		sh.put(key, memoryEntry{c: c})
 		return nil
 	}
 	if s.count.Add(1) > s.max {
 		s.count.Add(-1)
-		// At the limit: drop every expired entry, one shard at a time, then
-		// try once more. This shard's lock is held, so it is swept here.
-		s.sweepLocked(sh, now, -1)
-		for i := range s.shards {
-			if o := &s.shards[i]; o != sh {
-				o.mu.Lock()
-				s.sweepLocked(o, now, -1)
-				o.mu.Unlock()
-			}
-		}
-		if s.count.Add(1) > s.max {
-			s.count.Add(-1)
-			return ErrStoreFull
-		}
+		return ErrStoreFull
 	}
 	sh.put(key, memoryEntry{c: c})
 	return nil

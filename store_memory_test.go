@@ -1,0 +1,216 @@
+package pkce
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeClock drives a MemoryStore's time in tests.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newTestMemoryStore(max int) (*MemoryStore, *fakeClock) {
+	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := NewMemoryStoreWithOptions(MemoryStoreOptions{MaxEntries: max})
+	s.now = clock.now
+	return s, clock
+}
+
+func TestMemoryStoreSaveTake(t *testing.T) {
+	ctx := context.Background()
+	s, clock := newTestMemoryStore(0)
+	c := Challenge{Value: "v", Method: S256, ClientID: "app", ExpiresAt: clock.now().Add(time.Minute)}
+	require.NoError(t, s.Save(ctx, "k", c))
+
+	got, err := s.Take(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, c, got)
+
+	for range 3 {
+		_, err = s.Take(ctx, "k")
+		assert.ErrorIs(t, err, ErrUsed, "every Take after the first")
+	}
+	assert.ErrorIs(t, s.Save(ctx, "k", c), ErrUsed, "a Save over a used key")
+	_, err = s.Take(ctx, "k")
+	assert.ErrorIs(t, err, ErrUsed, "the Save over a used key changed nothing")
+
+	_, err = s.Take(ctx, "unknown")
+	assert.ErrorIs(t, err, ErrNotFound)
+
+	clock.advance(time.Minute)
+	_, err = s.Take(ctx, "k")
+	assert.ErrorIs(t, err, ErrNotFound, "a used entry is forgotten at expiry")
+	require.NoError(t, s.Save(ctx, "k", Challenge{Value: "w", ExpiresAt: clock.now().Add(time.Minute)}), "an expired key is free again")
+	got, err = s.Take(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, "w", got.Value)
+}
+
+func TestMemoryStoreSaveReplacesUnused(t *testing.T) {
+	ctx := context.Background()
+	s, clock := newTestMemoryStore(0)
+	exp := clock.now().Add(time.Minute)
+	require.NoError(t, s.Save(ctx, "k", Challenge{Value: "a", ExpiresAt: exp}))
+	require.NoError(t, s.Save(ctx, "k", Challenge{Value: "b", ExpiresAt: exp.Add(time.Minute)}))
+	assert.Equal(t, 1, s.Len())
+	clock.advance(90 * time.Second) // past the first ExpiresAt, before the second
+	got, err := s.Take(ctx, "k")
+	require.NoError(t, err, "the replaced entry's expiry record must not remove the new entry")
+	assert.Equal(t, "b", got.Value)
+}
+
+func TestMemoryStoreSaveRefusesPastExpiry(t *testing.T) {
+	s, clock := newTestMemoryStore(0)
+	for _, exp := range []time.Time{{}, clock.now(), clock.now().Add(-time.Second)} {
+		assert.Error(t, s.Save(context.Background(), "k", Challenge{ExpiresAt: exp}))
+	}
+	assert.Zero(t, s.Len())
+}
+
+func TestMemoryStoreHonoursContext(t *testing.T) {
+	s, clock := newTestMemoryStore(0)
+	require.NoError(t, s.Save(context.Background(), "k", Challenge{ExpiresAt: clock.now().Add(time.Minute)}))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.ErrorIs(t, s.Save(ctx, "j", Challenge{ExpiresAt: clock.now().Add(time.Minute)}), context.Canceled)
+	_, err := s.Take(ctx, "k")
+	assert.ErrorIs(t, err, context.Canceled)
+	_, err = s.Take(context.Background(), "k")
+	assert.NoError(t, err, "a cancelled Take did not use the entry")
+}
+
+func TestMemoryStoreSweepsExpiredEntries(t *testing.T) {
+	ctx := context.Background()
+	s, clock := newTestMemoryStore(0)
+	for i := range 1000 {
+		require.NoError(t, s.Save(ctx, fmt.Sprint("old", i), Challenge{ExpiresAt: clock.now().Add(time.Minute)}))
+	}
+	clock.advance(2 * time.Minute)
+	// Normal operations sweep a little each: enough of them empty the store.
+	for i := range 2000 {
+		require.NoError(t, s.Save(ctx, fmt.Sprint("new", i), Challenge{ExpiresAt: clock.now().Add(time.Hour)}))
+		_, _ = s.Take(ctx, fmt.Sprint("new", i))
+	}
+	assert.Equal(t, 2000, s.Len(), "every expired entry was swept")
+}
+
+func TestMemoryStoreMaxEntries(t *testing.T) {
+	ctx := context.Background()
+	const max = 100
+	s, clock := newTestMemoryStore(max)
+	exp := clock.now().Add(time.Minute)
+	for i := range max {
+		require.NoError(t, s.Save(ctx, fmt.Sprint(i), Challenge{ExpiresAt: exp}), "save %d of %d", i+1, max)
+	}
+	assert.ErrorIs(t, s.Save(ctx, "one more", Challenge{ExpiresAt: exp}), ErrStoreFull)
+
+	// Used entries are live too.
+	_, err := s.Take(ctx, "0")
+	require.NoError(t, err)
+	assert.ErrorIs(t, s.Save(ctx, "one more", Challenge{ExpiresAt: exp}), ErrStoreFull)
+	// Replacing a live unused entry does not need room.
+	assert.NoError(t, s.Save(ctx, "1", Challenge{Value: "again", ExpiresAt: exp}))
+
+	// At the limit, Save drops the expired entries before it refuses.
+	clock.advance(time.Minute)
+	require.NoError(t, s.Save(ctx, "after expiry", Challenge{ExpiresAt: clock.now().Add(time.Minute)}))
+	assert.Equal(t, 1, s.Len())
+}
+
+func TestMemoryStoreDefaultMax(t *testing.T) {
+	assert.Equal(t, int64(DefaultMaxEntries), NewMemoryStore().max)
+	assert.Equal(t, int64(DefaultMaxEntries), NewMemoryStoreWithOptions(MemoryStoreOptions{MaxEntries: -1}).max)
+}
+
+func TestMemoryStoreMaxEntriesConcurrent(t *testing.T) {
+	ctx := context.Background()
+	const max, tries = 500, 2000
+	s, clock := newTestMemoryStore(max)
+	exp := clock.now().Add(time.Minute)
+	var ok, full atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range tries / 8 {
+				switch err := s.Save(ctx, fmt.Sprint(g, "-", i), Challenge{ExpiresAt: exp}); err {
+				case nil:
+					ok.Add(1)
+				case ErrStoreFull:
+					full.Add(1)
+				default:
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int64(max), ok.Load())
+	assert.Equal(t, int64(tries-max), full.Load())
+	assert.Equal(t, max, s.Len())
+}
+
+func TestMemoryStoreTakeExactlyOnce(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemoryStore()
+	const keys, takers = 50, 16
+	for k := range keys {
+		require.NoError(t, s.Save(ctx, fmt.Sprint(k), Challenge{Value: "v", ExpiresAt: time.Now().Add(time.Minute)}))
+	}
+	var wins [keys]atomic.Int32
+	var wg sync.WaitGroup
+	for range takers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range keys {
+				_, err := s.Take(ctx, fmt.Sprint(k))
+				switch err {
+				case nil:
+					wins[k].Add(1)
+				case ErrUsed:
+				default:
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for k := range keys {
+		assert.Equal(t, int32(1), wins[k].Load(), "key %d", k)
+	}
+}
+
+func TestExpiryHeapOrder(t *testing.T) {
+	var h expiryHeap
+	for _, at := range []int64{5, 3, 9, 1, 7, 3, 8, 2} {
+		h.push(expiryRecord{at: at})
+	}
+	var got []int64
+	for len(h) > 0 {
+		got = append(got, h.pop().at)
+	}
+	assert.Equal(t, []int64{1, 2, 3, 3, 5, 7, 8, 9}, got)
+}
