@@ -49,9 +49,11 @@ type Target struct {
 	// carries code (or error) in its query or fragment, or a form_post HTML
 	// page with a code input. Servers with a login or consent page in
 	// between need one that drives those pages. The audit reads at most
-	// 1 MiB of the returned body and closes it. nil: a plain GET of the URL
-	// with Client that does not follow redirects, which serves servers that
-	// consent at once or through the client's cookies.
+	// 1 MiB of the returned body and closes it; each call is bounded by
+	// Timeout. nil: a plain GET of the URL with Client that does not follow
+	// redirects, which serves servers that consent at once or through the
+	// client's cookies. The two checks that send the authorization request
+	// as a form POST always send it with Client.
 	Authorize func(ctx context.Context, authURL string) (*http.Response, error)
 	// AuthorizationEndpoint and TokenEndpoint override the endpoints read
 	// from the metadata. The audit only talks to the issuer's host unless an

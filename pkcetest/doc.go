@@ -63,6 +63,6 @@
 // The server must issue a code to a plain GET of the authorization URL (it
 // consents at once, or the [Target.Client] carries a logged-in session's
 // cookies), or [Target.Authorize] must drive its login and consent pages.
-// The audit mints about 80 codes and uses a few of them twice; run it
+// The audit sends about 100 requests and mints about 50 codes; run it
 // against a test or staging deployment.
 package pkcetest
