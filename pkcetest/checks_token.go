@@ -3,6 +3,7 @@ package pkcetest
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"mime/multipart"
 	"net/http"
@@ -46,6 +47,8 @@ var clientMismatch = []string{"invalid_grant", "invalid_client", "unauthorized_c
 var tokenChecks = []check{
 	{"token.valid", "the correct verifier redeems its code",
 		"RFC 7636 §4.5, §4.6", checkTokenValid},
+	{"token.basic-form-encoded", "HTTP Basic credentials form-encoded in full, as openid-client sends them, are accepted",
+		"RFC 6749 §2.3.1 (decode the user name and password before comparing)", checkBasicEncoded},
 	{"token.rfc7636-vector", "the RFC 7636 Appendix B verifier redeems its challenge",
 		"RFC 7636 Appendix B", checkVector},
 	{"token.verifier-missing", "a code issued with a challenge is refused without code_verifier",
@@ -195,6 +198,42 @@ func checkTokenValid(ctx context.Context, a *auditor) (Outcome, string) {
 		return Fail, "the correct exchange got no token: " + b.tokWhy
 	}
 	return Pass, b.tokWhy
+}
+
+func checkBasicEncoded(ctx context.Context, a *auditor) (Outcome, string) {
+	if a.t.ClientSecret == "" {
+		return Skip, "the audited client is public: it sends no HTTP Basic credentials"
+	}
+	if s := a.needToken(ctx); s != "" {
+		return Skip, s
+	}
+	g, skip := a.freshGrant(ctx)
+	if skip != "" {
+		return Skip, skip
+	}
+	user, pass := encodeAll(a.t.ClientID), encodeAll(a.t.ClientSecret)
+	t := a.token(ctx, tokenCall{body: a.codeForm(g.code, g.verifier).Encode(),
+		authorization: "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))})
+	if ok, why := t.issuedToken(); !ok {
+		return Fail, fmt.Sprintf("Basic user name %q (the form-encoding of %q) was refused, so clients that encode it are too: %s",
+			user, a.t.ClientID, why)
+	}
+	return Pass, fmt.Sprintf("Basic user name %q was decoded to %q", user, a.t.ClientID)
+}
+
+// encodeAll percent-encodes every byte but ASCII letters and digits, a
+// valid application/x-www-form-urlencoded form that strict clients send.
+func encodeAll(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
 }
 
 func checkVector(ctx context.Context, a *auditor) (Outcome, string) {

@@ -45,6 +45,12 @@ func TestBasicAuthIsFormEncoded(t *testing.T) {
 	}
 }
 
+func TestEncodeAll(t *testing.T) {
+	if got := encodeAll("demo-service:é1"); got != "demo%2Dservice%3A%C3%A91" {
+		t.Errorf("encodeAll = %q", got)
+	}
+}
+
 func TestS256Vectors(t *testing.T) {
 	if got := s256(rfc7636Verifier); got != rfc7636Challenge {
 		t.Errorf("s256(RFC 7636 Appendix B) = %s, want %s", got, rfc7636Challenge)
