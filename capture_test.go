@@ -246,7 +246,7 @@ func TestCapturePitfalls(t *testing.T) {
 			want:       []string{"header OK", "write", "handler returned"},
 		},
 		{
-			name: "HEAD redirect with a code is bound",
+			name:   "HEAD redirect with a code is bound",
 			method: http.MethodHead,
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, withCode, http.StatusFound)
