@@ -89,7 +89,8 @@ func TestCarelessServerFails(t *testing.T) {
 			mustFail := []string{
 				"metadata.methods-listed", "metadata.plain-consistent",
 				"authorize.method-unknown", "authorize.challenge-hex", "authorize.duplicate-query",
-				"authorize.duplicate-form", "authorize.unregistered-redirect",
+				"authorize.duplicate-form", "authorize.unregistered-redirect", "authorize.duplicate-empty",
+				"authorize.duplicate-method", "token.basic-undecodable", "token.client-conflict",
 				"token.verifier-missing", "token.verifier-wrong", "token.verifier-short",
 				"token.retry-wrong-then-none", "token.retry-wrong-then-correct", "token.replay",
 				"token.parallel", "token.downgrade", "token.other-client-body", "token.other-client-basic",

@@ -65,6 +65,16 @@ var authorizeChecks = []check{
 			p["code_challenge"] = []string{s256(newVerifier()), s256(newVerifier())}
 			p.Set("code_challenge_method", "S256")
 		})},
+	{"authorize.duplicate-empty", "code_challenge repeated with an empty value is refused as repeated",
+		"RFC 6749 §3.1 (a repeated key is repeated whatever its value)", refuseAuthorize(func(p url.Values) {
+			p["code_challenge"] = []string{s256(newVerifier()), ""}
+			p.Set("code_challenge_method", "S256")
+		})},
+	{"authorize.duplicate-method", "code_challenge_method twice (plain and S256) is refused",
+		"RFC 6749 §3.1; a front layer reading S256 while the server records plain", refuseAuthorize(func(p url.Values) {
+			p.Set("code_challenge", s256(newVerifier()))
+			p["code_challenge_method"] = []string{"plain", "S256"}
+		})},
 	{"authorize.duplicate-form", "code_challenge twice in a POST form is refused",
 		"RFC 6749 §3.1; OpenID Connect Core §3.1.2.1 (POST)", checkDuplicateForm},
 	{"authorize.duplicate-query-form", "code_challenge in both the query and the POST form is refused",

@@ -107,6 +107,23 @@ var tokenChecks = []check{
 			f.Del("client_id")
 			return tokenCall{body: f.Encode(), authorization: basicAuth(id, secret)}
 		}, clientMismatch...)},
+	{"token.basic-undecodable", "an Authorization header that is not valid HTTP Basic gets no token",
+		"RFC 6749 §2.3.1, §5.2 (invalid_client); the client must be known before the code is checked", refuseRedeem(func(a *auditor, g grant) tokenCall {
+			c := a.formCall(a.codeForm(g.code, g.verifier))
+			c.authorization = "Basic !!not-base64!!"
+			return c
+		}, "invalid_request", "invalid_client")},
+	{"token.client-conflict", "a body client_id that differs from the HTTP Basic client gets no token",
+		"RFC 6749 §2.3.1 (one client per request); a front layer checking one while the server trusts the other", refuseRedeem(func(a *auditor, g grant) tokenCall {
+			f := a.codeForm(g.code, g.verifier)
+			id, secret := a.otherClient()
+			if a.t.ClientSecret != "" {
+				f.Set("client_id", id)
+				return tokenCall{body: f.Encode(), authorization: a.clientAuth()}
+			}
+			f.Set("client_id", a.t.ClientID)
+			return tokenCall{body: f.Encode(), authorization: basicAuth(id, secret)}
+		}, clientMismatch...)},
 	{"token.duplicate-verifier", "code_verifier twice in the body is refused, in either order",
 		"RFC 6749 §3.1; a front layer reading the first while the server reads the last", checkDuplicateVerifier},
 	{"token.duplicate-grant-type", "grant_type twice (authorization_code and client_credentials) is refused",
