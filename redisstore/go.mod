@@ -1,0 +1,16 @@
+module github.com/go-pkce/pkce/redisstore
+
+go 1.24
+
+replace github.com/go-pkce/pkce => ../
+
+require (
+	github.com/go-pkce/pkce v0.0.0-00010101000000-000000000000
+	github.com/redis/go-redis/v9 v9.22.0
+)
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	go.uber.org/atomic v1.11.0 // indirect
+	golang.org/x/sys v0.30.0 // indirect
+)

@@ -1,0 +1,437 @@
+package redisstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-pkce/pkce"
+	"github.com/go-pkce/pkce/redisstore"
+	"github.com/redis/go-redis/v9"
+)
+
+// A fleet is a homegrown authorization server that knows nothing of PKCE,
+// run as two instances (two httptest servers), each wrapped by its own
+// pkce.Middleware on its own Redis client. The instances share Redis and,
+// as real ones share their database, the server's own code table.
+type fleet struct {
+	redis *redisServer
+	a, b  *instance
+	codes *codeTable
+}
+
+type instance struct {
+	name   string
+	srv    *httptest.Server
+	client *http.Client
+	// reached counts the requests that reached the wrapped handlers.
+	authorizeReached, tokenReached atomic.Int64
+}
+
+const (
+	fleetRedirectURI = "http://127.0.0.1:1/callback"
+	fleetClientID    = "demo-app"
+)
+
+func newFleet(t *testing.T, storeTimeout time.Duration) *fleet {
+	t.Helper()
+	f := &fleet{redis: startRedis(t), codes: &codeTable{codes: map[string]bool{}}}
+	f.a = f.newInstance(t, "A", storeTimeout)
+	f.b = f.newInstance(t, "B", storeTimeout)
+	return f
+}
+
+func (f *fleet) newInstance(t *testing.T, name string, storeTimeout time.Duration) *instance {
+	t.Helper()
+	store := redisstore.New(f.redis.Client(func(o *redis.Options) { o.ContextTimeoutEnabled = true }))
+	m, err := pkce.New(pkce.Config{Store: store, StoreTimeout: storeTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &instance{name: name}
+	mux := http.NewServeMux()
+	mux.Handle("/authorize", m.Authorize(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in.authorizeReached.Add(1)
+		f.authorize(w, r)
+	})))
+	mux.Handle("/token", m.Token(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in.tokenReached.Add(1)
+		f.token(w, r)
+	})))
+	in.srv = httptest.NewServer(mux)
+	t.Cleanup(in.srv.Close)
+	in.client = &http.Client{
+		Timeout:       20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return in
+}
+
+// authorize is the wrapped server's authorization endpoint: it consents at
+// once and redirects with a new code.
+func (f *fleet) authorize(w http.ResponseWriter, r *http.Request) {
+	code := f.codes.issue()
+	q := url.Values{"code": {code}, "state": {r.FormValue("state")}}
+	http.Redirect(w, r, r.FormValue("redirect_uri")+"?"+q.Encode(), http.StatusFound)
+}
+
+// token is the wrapped server's token endpoint: it redeems a code once.
+func (f *fleet) token(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if !f.codes.redeem(r.PostFormValue("code")) {
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `{"error":"invalid_grant","error_description":"unknown or used code"}`)
+		return
+	}
+	fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":3600}`, randomString())
+}
+
+// codeTable is the wrapped server's own record of the codes it issued.
+type codeTable struct {
+	mu    sync.Mutex
+	codes map[string]bool // code → still redeemable
+}
+
+func (c *codeTable) issue() string {
+	code := randomString()
+	c.mu.Lock()
+	c.codes[code] = true
+	c.mu.Unlock()
+	return code
+}
+
+func (c *codeTable) redeem(code string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ok := c.codes[code]
+	c.codes[code] = false
+	return ok
+}
+
+func randomString() string {
+	var b [24]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// authorize runs an authorization request with a new verifier's S256
+// challenge on in. It returns the response, the code if the redirect
+// carried one, and the verifier.
+func (in *instance) authorize(t *testing.T) (resp *http.Response, code, verifier string) {
+	t.Helper()
+	verifier = pkce.GenerateVerifier()
+	q := url.Values{
+		"response_type":         {"code"},
+		"client_id":             {fleetClientID},
+		"redirect_uri":          {fleetRedirectURI},
+		"state":                 {"st"},
+		"code_challenge":        {pkce.S256Challenge(verifier)},
+		"code_challenge_method": {"S256"},
+	}
+	resp, err := in.client.Get(in.srv.URL + "/authorize?" + q.Encode())
+	if err != nil {
+		t.Fatalf("authorize on %s: %v", in.name, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if loc, err := url.Parse(resp.Header.Get("Location")); err == nil {
+		code = loc.Query().Get("code")
+	}
+	if code == "" && strings.Contains(string(body), "code=") {
+		t.Errorf("authorize on %s: a code-like string in a body without a redirect: %s", in.name, body)
+	}
+	return resp, code, verifier
+}
+
+// mustAuthorize is authorize that requires a redirect with a code.
+func (in *instance) mustAuthorize(t *testing.T) (code, verifier string) {
+	t.Helper()
+	resp, code, verifier := in.authorize(t)
+	if resp.StatusCode != http.StatusFound || code == "" {
+		t.Fatalf("authorize on %s: got %d with Location %q, want a 302 with a code", in.name, resp.StatusCode, resp.Header.Get("Location"))
+	}
+	return code, verifier
+}
+
+type tokenAnswer struct {
+	status           int
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description"`
+	AccessToken      string `json:"access_token"`
+}
+
+// token redeems code with verifier on in ("" sends no verifier).
+func (in *instance) token(t *testing.T, code, verifier string) tokenAnswer {
+	t.Helper()
+	form := url.Values{
+		"grant_type":   {"authorization_code"},
+		"code":         {code},
+		"redirect_uri": {fleetRedirectURI},
+		"client_id":    {fleetClientID},
+	}
+	if verifier != "" {
+		form.Set("code_verifier", verifier)
+	}
+	resp, err := in.client.PostForm(in.srv.URL+"/token", form)
+	if err != nil {
+		t.Errorf("token on %s: %v", in.name, err)
+		return tokenAnswer{}
+	}
+	defer resp.Body.Close()
+	a := tokenAnswer{status: resp.StatusCode}
+	body, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(body, &a); err != nil {
+		t.Errorf("token on %s: %d %q is not JSON: %v", in.name, resp.StatusCode, body, err)
+	}
+	return a
+}
+
+func (a tokenAnswer) ok() bool { return a.status == http.StatusOK && a.AccessToken != "" }
+
+func TestMultiInstance(t *testing.T) {
+	f := newFleet(t, 0)
+
+	t.Run("AuthorizeOnARedeemOnB", func(t *testing.T) {
+		code, verifier := f.a.mustAuthorize(t)
+		if a := f.b.token(t, code, verifier); !a.ok() {
+			t.Fatalf("token on B for a code from A: got %+v, want a token", a)
+		}
+		if a := f.a.token(t, code, verifier); a.status != http.StatusBadRequest || a.Error != "invalid_grant" {
+			t.Fatalf("replay on A after B redeemed: got %+v, want 400 invalid_grant", a)
+		}
+	})
+
+	t.Run("ReplayOnAAfterBFails", func(t *testing.T) {
+		code, verifier := f.b.mustAuthorize(t)
+		before := f.b.tokenReached.Load() + f.a.tokenReached.Load()
+		if a := f.b.token(t, code, pkce.GenerateVerifier()); a.status != http.StatusBadRequest || a.Error != "invalid_grant" {
+			t.Fatalf("token on B with a wrong verifier: got %+v, want 400 invalid_grant", a)
+		}
+		// The right verifier, then none at all: the failed check burned
+		// the binding on every instance.
+		for _, v := range []string{verifier, ""} {
+			if a := f.a.token(t, code, v); a.status != http.StatusBadRequest || a.Error != "invalid_grant" {
+				t.Fatalf("replay on A (verifier %q) after B refused the code: got %+v, want 400 invalid_grant", v, a)
+			}
+		}
+		if n := f.b.tokenReached.Load() + f.a.tokenReached.Load() - before; n != 0 {
+			t.Fatalf("%d token requests for the burned code reached the wrapped server, want 0", n)
+		}
+	})
+
+	t.Run("NoVerifierOnB", func(t *testing.T) {
+		code, _ := f.a.mustAuthorize(t)
+		if a := f.b.token(t, code, ""); a.status != http.StatusBadRequest || a.Error != "invalid_grant" {
+			t.Fatalf("token on B without a verifier for a PKCE code: got %+v, want 400 invalid_grant", a)
+		}
+	})
+
+	t.Run("ConcurrentRedemptions", func(t *testing.T) {
+		for round := range 3 {
+			code, verifier := f.a.mustAuthorize(t)
+			const n = 32
+			var (
+				wg    sync.WaitGroup
+				start = make(chan struct{})
+				wins  atomic.Int64
+			)
+			for i := range n {
+				in := f.a
+				if i%2 == 1 {
+					in = f.b
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					a := in.token(t, code, verifier)
+					switch {
+					case a.ok():
+						wins.Add(1)
+					case a.status != http.StatusBadRequest || a.Error != "invalid_grant":
+						t.Errorf("a losing redemption on %s: got %+v, want 400 invalid_grant", in.name, a)
+					}
+				}()
+			}
+			close(start)
+			wg.Wait()
+			if w := wins.Load(); w != 1 {
+				t.Fatalf("round %d: %d of %d concurrent redemptions over both instances succeeded, want exactly 1", round, w, n)
+			}
+		}
+	})
+}
+
+// TestMultiInstanceRedisKilled kills Redis in the middle of flows: every
+// request fails closed, and the same middleware serves again once Redis is
+// back.
+func TestMultiInstanceRedisKilled(t *testing.T) {
+	f := newFleet(t, 2*time.Second)
+	// A flow is half done when Redis dies: its code was issued on A.
+	code, verifier := f.a.mustAuthorize(t)
+	f.redis.Kill()
+
+	for _, in := range []*instance{f.a, f.b} {
+		reached := in.authorizeReached.Load()
+		start := time.Now()
+		resp, got, _ := in.authorize(t)
+		if resp.StatusCode < 500 || got != "" || resp.Header.Get("Location") != "" {
+			t.Errorf("authorize on %s with Redis down: got %d, Location %q, want a 5xx and no code", in.name, resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if took := time.Since(start); took > 3*time.Second {
+			t.Errorf("authorize on %s with Redis down took %v, want within the 2s store timeout", in.name, took)
+		}
+		if in.authorizeReached.Load() != reached+1 {
+			t.Errorf("authorize on %s: the wrapped handler ran %d times, want once (it issued the code the middleware withheld)", in.name, in.authorizeReached.Load()-reached)
+		}
+
+		reached = in.tokenReached.Load()
+		start = time.Now()
+		for _, v := range []string{verifier, ""} {
+			a := in.token(t, code, v)
+			if a.status < 500 || a.Error != "server_error" || a.AccessToken != "" {
+				t.Errorf("token on %s (verifier %q) with Redis down: got %+v, want a 5xx server_error", in.name, v, a)
+			}
+		}
+		if took := time.Since(start); took > 6*time.Second {
+			t.Errorf("two token requests on %s with Redis down took %v, want each within the 2s store timeout", in.name, took)
+		}
+		if n := in.tokenReached.Load() - reached; n != 0 {
+			t.Errorf("%d token requests on %s reached the wrapped server with Redis down, want 0", n, in.name)
+		}
+	}
+
+	f.redis.Restart()
+	// The code issued before the crash lost its challenge with Redis's
+	// memory: it must not pass, with or without a verifier.
+	waitFor(t, 10*time.Second, "authorize to work again after Redis restarted", func() error {
+		if code, _ := f.b.mustAuthorizeOrErr(); code == "" {
+			return errors.New("no code")
+		}
+		return nil
+	})
+	for _, v := range []string{verifier, ""} {
+		if a := f.b.token(t, code, v); a.status != http.StatusBadRequest || a.Error != "invalid_grant" {
+			t.Errorf("token (verifier %q) for a code whose challenge Redis lost: got %+v, want 400 invalid_grant", v, a)
+		}
+	}
+	// New flows work on both instances, across them.
+	for _, pair := range [][2]*instance{{f.a, f.b}, {f.b, f.a}} {
+		code, verifier := pair[0].mustAuthorize(t)
+		if a := pair[1].token(t, code, verifier); !a.ok() {
+			t.Fatalf("after restart, authorize on %s and redeem on %s: got %+v, want a token", pair[0].name, pair[1].name, a)
+		}
+	}
+}
+
+// TestMultiInstanceRedisStalled stops Redis with SIGSTOP: requests fail
+// within the store timeout instead of hanging, then work after SIGCONT.
+func TestMultiInstanceRedisStalled(t *testing.T) {
+	const storeTimeout = 500 * time.Millisecond
+	f := newFleet(t, storeTimeout)
+	code, verifier := f.a.mustAuthorize(t)
+	f.redis.Pause()
+	resumed := false
+	defer func() {
+		if !resumed {
+			f.redis.Resume()
+		}
+	}()
+
+	start := time.Now()
+	resp, got, _ := f.b.authorize(t)
+	took := time.Since(start)
+	if resp.StatusCode < 500 || got != "" {
+		t.Errorf("authorize with Redis stalled: got %d, code %q, want a 5xx and no code", resp.StatusCode, got)
+	}
+	if took > storeTimeout+time.Second {
+		t.Errorf("authorize with Redis stalled took %v, want about the %v store timeout", took, storeTimeout)
+	}
+	t.Logf("authorize with Redis stalled: %d after %v", resp.StatusCode, took.Round(time.Millisecond))
+
+	reached := f.b.tokenReached.Load()
+	start = time.Now()
+	a := f.b.token(t, code, verifier)
+	took = time.Since(start)
+	if a.status < 500 || a.Error != "server_error" {
+		t.Errorf("token with Redis stalled: got %+v, want a 5xx server_error", a)
+	}
+	if took > storeTimeout+time.Second {
+		t.Errorf("token with Redis stalled took %v, want about the %v store timeout", took, storeTimeout)
+	}
+	if f.b.tokenReached.Load() != reached {
+		t.Errorf("the token request reached the wrapped server with Redis stalled")
+	}
+	t.Logf("token with Redis stalled: %d after %v", a.status, took.Round(time.Millisecond))
+
+	// A request whose client gives up first ends with the client's
+	// deadline, not later.
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.a.srv.URL+"/authorize?"+url.Values{
+		"response_type": {"code"}, "client_id": {fleetClientID}, "redirect_uri": {fleetRedirectURI},
+		"code_challenge": {pkce.S256Challenge(pkce.GenerateVerifier())}, "code_challenge_method": {"S256"},
+	}.Encode(), nil)
+	start = time.Now()
+	_, err := f.a.client.Do(req)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Second {
+		t.Errorf("authorize with a 200ms client deadline and Redis stalled: got %v after %v", err, time.Since(start))
+	}
+
+	f.redis.Resume()
+	resumed = true
+	waitFor(t, 10*time.Second, "flows to work again after Redis resumed", func() error {
+		code, verifier := f.b.mustAuthorizeOrErr()
+		if code == "" {
+			return errors.New("no code")
+		}
+		if a := f.a.token(t, code, verifier); !a.ok() {
+			return fmt.Errorf("token: %+v", a)
+		}
+		return nil
+	})
+	// The token request that timed out was sent to Redis before the stall
+	// ended, so the challenge of the first code is used up, or still there:
+	// either way the code is redeemed at most once.
+	wins := 0
+	for _, in := range []*instance{f.a, f.b} {
+		if a := in.token(t, code, verifier); a.ok() {
+			wins++
+		}
+	}
+	if wins > 1 {
+		t.Errorf("the code issued before the stall was redeemed %d times", wins)
+	}
+}
+
+// mustAuthorizeOrErr is authorize for polling: it reports failure by an
+// empty code instead of failing the test.
+func (in *instance) mustAuthorizeOrErr() (code, verifier string) {
+	verifier = pkce.GenerateVerifier()
+	q := url.Values{
+		"response_type": {"code"}, "client_id": {fleetClientID}, "redirect_uri": {fleetRedirectURI},
+		"code_challenge": {pkce.S256Challenge(verifier)}, "code_challenge_method": {"S256"},
+	}
+	resp, err := in.client.Get(in.srv.URL + "/authorize?" + q.Encode())
+	if err != nil {
+		return "", ""
+	}
+	resp.Body.Close()
+	if loc, err := url.Parse(resp.Header.Get("Location")); err == nil && resp.StatusCode == http.StatusFound {
+		code = loc.Query().Get("code")
+	}
+	return code, verifier
+}
