@@ -13,7 +13,8 @@ import (
 
 // Target describes the authorization server under audit and the client the
 // audit acts as. Issuer, ClientID and RedirectURI are required; every other
-// zero value is a safe default.
+// zero value is a safe default. Audit only reads a Target, so one may serve
+// concurrent audits.
 type Target struct {
 	// Issuer is the server's issuer identifier, e.g. "https://auth.example".
 	// Metadata is read from /.well-known/oauth-authorization-server (RFC
@@ -72,10 +73,11 @@ const DefaultTimeout = 10 * time.Second
 // Outcome is the verdict of one check.
 type Outcome int
 
-// The outcomes of a check, from good to inconclusive.
+// The outcomes of a check. The zero Outcome is none of them, so a Result
+// that was never filled in cannot pass for a verdict.
 const (
 	// Pass: the server did what the rule requires.
-	Pass Outcome = iota
+	Pass Outcome = iota + 1
 	// Fail: the server did something the rule forbids, or answered in a
 	// way the check cannot accept (a 5xx, no answer in time).
 	Fail
@@ -88,18 +90,20 @@ const (
 
 var outcomeWords = [...]string{Pass: "pass", Fail: "fail", Warn: "warn", Skip: "skip"}
 
+func (o Outcome) valid() bool { return o >= Pass && int(o) < len(outcomeWords) }
+
 // String returns "pass", "fail", "warn" or "skip".
 func (o Outcome) String() string {
-	if o >= 0 && int(o) < len(outcomeWords) {
+	if o.valid() {
 		return outcomeWords[o]
 	}
 	return fmt.Sprintf("Outcome(%d)", int(o))
 }
 
 // MarshalText encodes the outcome as its word, so that JSON carries
-// "pass", "fail", "warn" or "skip".
+// "pass", "fail", "warn" or "skip"; any other Outcome is an error.
 func (o Outcome) MarshalText() ([]byte, error) {
-	if o < 0 || int(o) >= len(outcomeWords) {
+	if !o.valid() {
 		return nil, fmt.Errorf("pkcetest: unknown outcome %d", int(o))
 	}
 	return []byte(outcomeWords[o]), nil
@@ -108,7 +112,7 @@ func (o Outcome) MarshalText() ([]byte, error) {
 // UnmarshalText decodes one of the words MarshalText produces.
 func (o *Outcome) UnmarshalText(b []byte) error {
 	for i, w := range outcomeWords {
-		if string(b) == w {
+		if w != "" && string(b) == w {
 			*o = Outcome(i)
 			return nil
 		}
@@ -218,6 +222,9 @@ func (a *auditor) run(ctx context.Context, c check) (r Result) {
 		}
 	}()
 	r.Outcome, r.Detail = c.run(ctx, a)
+	if !r.Outcome.valid() {
+		r.Outcome, r.Detail = Skip, "pkcetest internal error, please report it: no verdict"
+	}
 	return r
 }
 

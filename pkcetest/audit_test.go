@@ -333,11 +333,18 @@ func TestOutcomeText(t *testing.T) {
 			t.Errorf("json.Unmarshal(%s) = %v, %v", b, back, err)
 		}
 	}
-	if _, err := json.Marshal(pkcetest.Outcome(9)); err == nil {
-		t.Error("json.Marshal(Outcome(9)) succeeded")
+	for _, bad := range []pkcetest.Outcome{0, 9, -1} {
+		if _, err := json.Marshal(bad); err == nil {
+			t.Errorf("json.Marshal(Outcome(%d)) succeeded", int(bad))
+		}
+	}
+	if var0 := (pkcetest.Result{}).Outcome; var0 == pkcetest.Pass {
+		t.Error("the zero Outcome is Pass")
 	}
 	var o pkcetest.Outcome
-	if err := json.Unmarshal([]byte(`"PASS"`), &o); err == nil {
-		t.Error(`json.Unmarshal("PASS") succeeded`)
+	for _, bad := range []string{`"PASS"`, `""`, `0`} {
+		if err := json.Unmarshal([]byte(bad), &o); err == nil {
+			t.Errorf("json.Unmarshal(%s) succeeded", bad)
+		}
 	}
 }
