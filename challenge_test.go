@@ -141,3 +141,13 @@ func TestStoreKeyHidesCode(t *testing.T) {
 	assert.Equal(t, key, storeKey(code), "derivation is deterministic")
 	assert.NotEqual(t, key, storeKey(code+"x"))
 }
+
+func BenchmarkVerify(b *testing.B) {
+	v := vectors[0]
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if !verify(S256, v.challenge, v.verifier) {
+			b.Fatal("no match")
+		}
+	}
+}

@@ -90,7 +90,8 @@ func (m *Middleware) logFault(ctx context.Context, endpoint, op string, err erro
 }
 
 // sanitizeDescription keeps error_description within the characters RFC 6749
-// §5.2 allows (%x20-21 / %x23-5B / %x5D-7E): no quote, no backslash, ASCII.
+// §5.2 allows (%x20-21 / %x23-5B / %x5D-7E): a double quote becomes a single
+// one, a backslash a slash, anything else outside the set a question mark.
 func sanitizeDescription(s string) string {
 	ok := true
 	for i := 0; i < len(s) && ok; i++ {
@@ -101,7 +102,12 @@ func sanitizeDescription(s string) string {
 	}
 	b := []byte(s)
 	for i, c := range b {
-		if !allowedInDescription(c) {
+		switch {
+		case c == '"':
+			b[i] = '\''
+		case c == '\\':
+			b[i] = '/'
+		case !allowedInDescription(c):
 			b[i] = '?'
 		}
 	}

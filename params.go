@@ -254,7 +254,7 @@ func readsParam(name string) bool {
 	return false
 }
 
-var errBadBasic = errors.New("pkce: the Authorization header is not valid HTTP Basic: it must be base64 of the form-encoded client_id, a colon and the form-encoded secret (RFC 6749 §2.3.1)")
+var errBadBasic = errors.New("pkce: the Authorization header is not valid HTTP Basic: it must be base64 of the form-encoded client_id, a colon and the form-encoded secret (RFC 6749 section 2.3.1)")
 
 // basicClientID returns the client of an HTTP Basic Authorization header,
 // its user name form-decoded as RFC 6749 §2.3.1 requires (clients send
@@ -267,6 +267,9 @@ func basicClientID(h http.Header) (id string, ok bool, err error) {
 	}
 	const prefix = "Basic "
 	a := vs[0]
+	if strings.EqualFold(strings.TrimSpace(a), "Basic") {
+		return "", true, errBadBasic // the scheme without credentials
+	}
 	if len(a) < len(prefix) || !strings.EqualFold(a[:len(prefix)], prefix) {
 		return "", false, nil // another scheme: the wrapped server's business
 	}

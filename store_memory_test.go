@@ -132,10 +132,15 @@ func TestMemoryStoreMaxEntries(t *testing.T) {
 	// Replacing a live unused entry does not need room.
 	assert.NoError(t, s.Save(ctx, "1", Challenge{Value: "again", ExpiresAt: exp}))
 
-	// At the limit, Save drops the expired entries before it refuses.
+	// At the limit, Save drops the expired entries before it refuses: a
+	// whole new set of max entries fits.
 	clock.advance(time.Minute)
-	require.NoError(t, s.Save(ctx, "after expiry", Challenge{ExpiresAt: clock.now().Add(time.Minute)}))
-	assert.Equal(t, 1, s.Len())
+	exp = clock.now().Add(time.Minute)
+	for i := range max {
+		require.NoError(t, s.Save(ctx, fmt.Sprint("after expiry ", i), Challenge{ExpiresAt: exp}), "save %d of %d", i+1, max)
+	}
+	assert.Equal(t, max, s.Len())
+	assert.ErrorIs(t, s.Save(ctx, "one more", Challenge{ExpiresAt: exp}), ErrStoreFull)
 }
 
 func TestMemoryStoreDefaultMax(t *testing.T) {
