@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -346,5 +347,41 @@ func TestOutcomeText(t *testing.T) {
 		if err := json.Unmarshal([]byte(bad), &o); err == nil {
 			t.Errorf("json.Unmarshal(%s) succeeded", bad)
 		}
+	}
+}
+
+// The audit sends nothing anywhere but the target: not to endpoints the
+// metadata puts on another host, not to where redirects point, not to the
+// redirect_uri.
+func TestNoTrafficElsewhere(t *testing.T) {
+	var hits atomic.Int32
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Redirect(w, r, "/", http.StatusFound)
+	}))
+	t.Cleanup(sink.Close)
+	var base string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/.well-known/oauth-authorization-server":
+			json.NewEncoder(w).Encode(map[string]any{"issuer": base,
+				"authorization_endpoint": sink.URL + "/authorize", "token_endpoint": sink.URL + "/token"})
+		case "/.well-known/openid-configuration":
+			json.NewEncoder(w).Encode(map[string]any{"issuer": base,
+				"authorization_endpoint": base + "/authorize", "token_endpoint": sink.URL + "/token"})
+		default:
+			http.Redirect(w, r, sink.URL+"/login", http.StatusFound)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	base = srv.URL
+	tg := target(srv, "")
+	tg.RedirectURI = sink.URL + "/callback"
+	byID := audit(t, tg)
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the sink got %d requests", n)
+	}
+	if r := byID["authorize.valid-s256"]; r.Outcome != pkcetest.Fail || !strings.Contains(r.Detail, "/login") {
+		t.Errorf("authorize.valid-s256: %s %s", r.Outcome, r.Detail)
 	}
 }

@@ -99,7 +99,11 @@ func refuseAuthorize(mutate func(url.Values)) func(context.Context, *auditor) (O
 func checkValidS256(ctx context.Context, a *auditor) (Outcome, string) {
 	b := a.baseline(ctx)
 	if !b.authOK {
-		return Fail, "no code: " + b.authWhy
+		d := "no code: " + b.authWhy
+		if k := b.g.auth.kind; k == authElsewhere || k == authPage {
+			d += "; if that is a login or consent page, give the audit a logged-in session's cookie (pkce-audit -cookie, Target.Client) or set Target.Authorize"
+		}
+		return Fail, d
 	}
 	return Pass, b.g.auth.describe()
 }
