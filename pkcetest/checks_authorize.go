@@ -100,7 +100,7 @@ func checkValidS256(ctx context.Context, a *auditor) (Outcome, string) {
 	b := a.baseline(ctx)
 	if !b.authOK {
 		d := "no code: " + b.authWhy
-		if k := b.g.auth.kind; k == authElsewhere || k == authPage {
+		if b.g.auth.kind == authElsewhere {
 			d += "; if that is a login or consent page, give the audit a logged-in session's cookie (pkce-audit -cookie, Target.Client) or set Target.Authorize"
 		}
 		return Fail, d
