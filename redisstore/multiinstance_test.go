@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
@@ -18,6 +20,7 @@ import (
 	"time"
 
 	"github.com/go-pkce/pkce"
+	"github.com/go-pkce/pkce/pkcetest"
 	"github.com/go-pkce/pkce/redisstore"
 	"github.com/redis/go-redis/v9"
 )
@@ -30,6 +33,8 @@ type fleet struct {
 	redis *redisServer
 	a, b  *instance
 	codes *codeTable
+	// issuer is the URL the metadata names: the front's, when there is one.
+	issuer atomic.Value
 }
 
 type instance struct {
@@ -50,6 +55,7 @@ func newFleet(t *testing.T, storeTimeout time.Duration) *fleet {
 	f := &fleet{redis: startRedis(t), codes: &codeTable{codes: map[string]bool{}}}
 	f.a = f.newInstance(t, "A", storeTimeout)
 	f.b = f.newInstance(t, "B", storeTimeout)
+	f.issuer.Store(f.a.srv.URL)
 	return f
 }
 
@@ -70,6 +76,8 @@ func (f *fleet) newInstance(t *testing.T, name string, storeTimeout time.Duratio
 		in.tokenReached.Add(1)
 		f.token(w, r)
 	})))
+	mux.Handle("/.well-known/oauth-authorization-server", m.Discovery(http.HandlerFunc(f.metadata)))
+	mux.Handle("/.well-known/openid-configuration", m.Discovery(http.HandlerFunc(f.metadata)))
 	in.srv = httptest.NewServer(mux)
 	t.Cleanup(in.srv.Close)
 	in.client = &http.Client{
@@ -80,17 +88,52 @@ func (f *fleet) newInstance(t *testing.T, name string, storeTimeout time.Duratio
 }
 
 // authorize is the wrapped server's authorization endpoint: it consents at
-// once and redirects with a new code.
+// once and sends a new code back, by redirect or, on request, form_post.
 func (f *fleet) authorize(w http.ResponseWriter, r *http.Request) {
-	code := f.codes.issue()
-	q := url.Values{"code": {code}, "state": {r.FormValue("state")}}
-	http.Redirect(w, r, r.FormValue("redirect_uri")+"?"+q.Encode(), http.StatusFound)
+	if r.FormValue("response_type") != "code" || r.FormValue("client_id") == "" {
+		http.Error(w, "unsupported or missing response_type or client_id", http.StatusBadRequest)
+		return
+	}
+	back := url.Values{"code": {f.codes.issue()}}
+	if s := r.FormValue("state"); s != "" {
+		back.Set("state", s)
+	}
+	redirect := r.FormValue("redirect_uri")
+	if r.FormValue("response_mode") == "form_post" {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		page := `<html><body onload="document.forms[0].submit()"><form method="post" action="` + html.EscapeString(redirect) + `">`
+		for k := range back {
+			page += `<input type="hidden" name="` + k + `" value="` + html.EscapeString(back.Get(k)) + `">`
+		}
+		io.WriteString(w, page+`</form></body></html>`)
+		return
+	}
+	http.Redirect(w, r, redirect+"?"+back.Encode(), http.StatusFound)
+}
+
+// metadata is the wrapped server's discovery document (RFC 8414), naming
+// the fleet's front as the issuer.
+func (f *fleet) metadata(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	issuer := f.issuer.Load().(string)
+	json.NewEncoder(w).Encode(map[string]any{
+		"issuer":                   issuer,
+		"authorization_endpoint":   issuer + "/authorize",
+		"token_endpoint":           issuer + "/token",
+		"response_types_supported": []string{"code"},
+		"grant_types_supported":    []string{"authorization_code"},
+	})
 }
 
 // token is the wrapped server's token endpoint: it redeems a code once.
 func (f *fleet) token(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	if r.FormValue("grant_type") != "authorization_code" {
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `{"error":"unsupported_grant_type","error_description":"only authorization_code"}`)
+		return
+	}
 	if !f.codes.redeem(r.PostFormValue("code")) {
 		w.WriteHeader(http.StatusBadRequest)
 		io.WriteString(w, `{"error":"invalid_grant","error_description":"unknown or used code"}`)
@@ -434,4 +477,55 @@ func (in *instance) mustAuthorizeOrErr() (code, verifier string) {
 		code = loc.Query().Get("code")
 	}
 	return code, verifier
+}
+
+// TestMultiInstanceAudit runs the whole pkcetest audit against a
+// round-robin front that sends each request to the other instance than the
+// one before: every authorization code is redeemed, retried and replayed
+// across instances, through Redis.
+func TestMultiInstanceAudit(t *testing.T) {
+	f := newFleet(t, 0)
+	backends := []*url.URL{mustParse(t, f.a.srv.URL), mustParse(t, f.b.srv.URL)}
+	var next atomic.Uint64
+	perBackend := make([]atomic.Int64, len(backends))
+	front := httptest.NewServer(&httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			i := (next.Add(1) - 1) % uint64(len(backends))
+			perBackend[i].Add(1)
+			r.SetURL(backends[i])
+		},
+	})
+	t.Cleanup(front.Close)
+	f.issuer.Store(front.URL)
+
+	for _, secret := range []string{"", "demo-secret"} {
+		name := "public"
+		if secret != "" {
+			name = "confidential"
+		}
+		t.Run(name, func(t *testing.T) {
+			pkcetest.Run(t, pkcetest.Target{
+				Issuer:        front.URL,
+				ClientID:      fleetClientID,
+				ClientSecret:  secret,
+				RedirectURI:   fleetRedirectURI,
+				OtherClientID: "other-app",
+				Client:        front.Client(),
+			})
+		})
+	}
+	a, b := perBackend[0].Load(), perBackend[1].Load()
+	t.Logf("the front sent %d requests to A and %d to B", a, b)
+	if a == 0 || b == 0 || a-b > 1 || b-a > 1 {
+		t.Errorf("the front sent %d requests to A and %d to B, want them alternated", a, b)
+	}
+}
+
+func mustParse(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
