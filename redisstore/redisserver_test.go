@@ -25,6 +25,7 @@ type redisServer struct {
 	bin  string
 	dir  string
 	port int
+	args []string // extra arguments of redis-server
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -35,10 +36,10 @@ type redisServer struct {
 // startRedis starts a redis-server for tb. When redis-server is not
 // installed the test is skipped with a message naming what to install,
 // except under CI=true, where that is a failure.
-func startRedis(tb testing.TB) *redisServer {
+func startRedis(tb testing.TB, args ...string) *redisServer {
 	tb.Helper()
 	bin := findRedisServer(tb)
-	s := &redisServer{tb: tb, bin: bin, dir: tb.TempDir()}
+	s := &redisServer{tb: tb, bin: bin, dir: tb.TempDir(), args: args}
 	tb.Cleanup(s.stop)
 	var err error
 	for range 5 { // another process may grab the free port first
@@ -113,7 +114,7 @@ func (s *redisServer) Client(edit ...func(*redis.Options)) *redis.Client {
 func (s *redisServer) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cmd := exec.Command(s.bin,
+	args := append([]string{
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -121,7 +122,8 @@ func (s *redisServer) start() error {
 		"--dir", s.dir,
 		"--daemonize", "no",
 		"--loglevel", "warning",
-	)
+	}, s.args...)
+	cmd := exec.Command(s.bin, args...)
 	out := new(bytes.Buffer)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

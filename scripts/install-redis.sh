@@ -14,16 +14,20 @@ fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 	echo "install-redis: redis-server missing; installing it with apt-get"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends redis-server >/dev/null
-	# The package may start a system-wide service on port 6379; the tests
-	# run their own servers on free ports and need none of it.
-	if command -v redis-server >/dev/null 2>&1; then
+	# The tests start their own servers on free ports; a system-wide service
+	# the package may start is not needed.
+	if apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server >/dev/null &&
+		command -v redis-server >/dev/null 2>&1; then
 		echo "install-redis: $(redis-server --version)"
 		exit 0
 	fi
-	echo "install-redis: apt-get ran but redis-server is still not on PATH" >&2
-	exit 1
+	echo "install-redis: installing redis-server with apt-get failed" >&2
+	# Under CI the Redis tests must run: stop here. Elsewhere they skip.
+	if [ "${CI:-}" = true ]; then
+		exit 1
+	fi
+	echo "install-redis: the Redis store's tests will be skipped" >&2
+	exit 0
 fi
 
 cat <<'MSG'
