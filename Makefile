@@ -1,0 +1,44 @@
+# The project's commands. `make test` is the one test command: it tests every
+# Go module of the repository (the root and each subfolder with a go.mod) on
+# its own, with GOWORK=off, as a user who vendors it would build it.
+
+MODULES := $(sort $(dir $(shell find . -name go.mod -not -path './.git/*')))
+FUZZTIME ?= 10s
+
+.PHONY: test vet fmt demo fuzz bench redis
+
+test: redis
+	@set -e; for m in $(MODULES); do \
+		echo "== go test -race $$m"; \
+		(cd $$m && GOWORK=off go test -race -count=1 ./...); \
+	done
+
+# redis-server for the Redis store's tests: installed with apt-get where the
+# machine allows it, otherwise the script says what to install.
+redis:
+	@sh scripts/install-redis.sh
+
+vet:
+	@set -e; for m in $(MODULES); do \
+		echo "== go vet $$m"; \
+		(cd $$m && GOWORK=off go vet ./...); \
+	done
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+demo:
+	go run ./cmd/pkce-demo
+
+# Each fuzz target of the root module for FUZZTIME.
+fuzz:
+	@set -e; for pkg in $$(go list ./...); do \
+		for f in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== fuzz $$pkg $$f"; \
+			go test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+bench:
+	go test -run '^$$' -bench . -benchmem .
