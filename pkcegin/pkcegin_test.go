@@ -294,6 +294,8 @@ func TestCodeExchangeForm(t *testing.T) {
 	if seen.form.Encode() != form.Encode() || seen.body != form.Encode() {
 		t.Errorf("the handler read %v, body %q; sent %q", seen.form, seen.body, form.Encode())
 	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	if len(st.challenges) != 1 || st.challenges[0].Value != pkce.S256Challenge(verifier) {
 		t.Errorf("pkce.FromContext in the Gin handler: %+v", st.challenges)
 	}
