@@ -77,20 +77,34 @@ func (s *homegrown) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// token redeems codes once and passes every other grant.
+// serveToken redeems codes once and passes every other grant. It reads form
+// bodies with r.FormValue and, as servers that accept them do, JSON bodies
+// raw.
 func (s *homegrown) serveToken(w http.ResponseWriter, r *http.Request) {
-	grant := r.FormValue("grant_type")
+	_ = r.ParseForm()
+	b, _ := io.ReadAll(r.Body)
+	form := r.Form
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		var members map[string]any
+		_ = json.Unmarshal(b, &members)
+		form = url.Values{}
+		for k, v := range members {
+			if str, ok := v.(string); ok {
+				form.Set(k, str)
+			}
+		}
+	}
+	grant := form.Get("grant_type")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.grants[grant]++
-	s.lastForm = r.Form
-	b, _ := io.ReadAll(r.Body)
+	s.lastForm = form
 	s.lastBody = string(b)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	switch grant {
 	case "authorization_code":
-		code := r.FormValue("code")
+		code := form.Get("code")
 		if _, ok := s.codes[code]; !ok {
 			w.WriteHeader(http.StatusBadRequest)
 			fmt.Fprint(w, `{"error":"invalid_grant","error_description":"unknown code"}`)

@@ -40,11 +40,14 @@ const (
 // params is what the middleware read of a request: the body, once, and the
 // parameters exactly as the wrapped handler can see them.
 type params struct {
-	body     []byte
-	form     url.Values // body then query values, as http.Request.Form
-	postForm url.Values // form body values, as http.Request.PostForm; nil if the body is not a form
-	query    url.Values // the URL query alone
-	json     bool       // the body was JSON; its members are in form
+	body []byte
+	// values are the body's parameters (form or JSON) then the query's:
+	// what the middleware checks.
+	values url.Values
+	// form and postForm are what http.Request.ParseForm gives the handler:
+	// for a JSON body, the query values and no body values.
+	form, postForm url.Values
+	query          url.Values // the URL query alone
 }
 
 // readParams reads the query and, for POST, PUT and PATCH, the body of r:
@@ -78,10 +81,13 @@ func readParams(r *http.Request, maxBody int64, allowJSON bool) (*params, *refus
 			return nil, badRequest("the form body cannot be parsed: " + err.Error())
 		}
 	case mt == mediaJSON && allowJSON:
-		if p.postForm, err = parseJSONParams(p.body); err != nil {
+		var members url.Values
+		if members, err = parseJSONParams(p.body); err != nil {
 			return nil, badRequest("the JSON body cannot be read: " + strings.TrimPrefix(err.Error(), "pkce: "))
 		}
-		p.json = true
+		p.form, p.postForm = p.query, url.Values{}
+		p.values = merge(members, p.query)
+		return p, nil
 	case ct == "":
 		return nil, badRequest("the request body has no Content-Type; send it as " + mediaForm)
 	default:
@@ -91,21 +97,26 @@ func readParams(r *http.Request, maxBody int64, allowJSON bool) (*params, *refus
 		}
 		return nil, badRequest("the Content-Type " + quoteParam(ct) + " is not supported; send the parameters as " + want)
 	}
-	p.form = p.query
-	if len(p.postForm) > 0 {
-		// As http.Request.ParseForm merges them: body values first.
-		p.form = make(url.Values, len(p.postForm)+len(p.query))
-		for k, vs := range p.postForm {
-			p.form[k] = append(p.form[k], vs...)
-		}
-		for k, vs := range p.query {
-			p.form[k] = append(p.form[k], vs...)
-		}
-	}
-	if p.json {
-		p.postForm = nil // not what ParseForm would show the handler
-	}
+	p.form = merge(p.postForm, p.query)
+	p.values = p.form
 	return p, nil
+}
+
+// merge returns body and query values together as http.Request.ParseForm
+// merges them: body values first. It returns query itself when body is
+// empty.
+func merge(body, query url.Values) url.Values {
+	if len(body) == 0 {
+		return query
+	}
+	all := make(url.Values, len(body)+len(query))
+	for k, vs := range body {
+		all[k] = append(all[k], vs...)
+	}
+	for k, vs := range query {
+		all[k] = append(all[k], vs...)
+	}
+	return all
 }
 
 // request returns the shallow copy of r that the wrapped handler gets: its
@@ -132,7 +143,7 @@ func (p *params) request(r *http.Request, ctx context.Context) *http.Request {
 // get returns the single value of name, "" if absent or empty (OAuth 2.1:
 // a parameter without a value is treated as omitted).
 func (p *params) get(name string) string {
-	if vs := p.form[name]; len(vs) > 0 {
+	if vs := p.values[name]; len(vs) > 0 {
 		return vs[0]
 	}
 	return ""
@@ -143,7 +154,7 @@ func (p *params) get(name string) string {
 // more than once. A repeat with an empty value is still a repeat.
 func (p *params) repeated(names ...string) string {
 	for _, n := range names {
-		if len(p.form[n]) > 1 {
+		if len(p.values[n]) > 1 {
 			return n
 		}
 	}

@@ -33,7 +33,7 @@ func (m *Middleware) checkToken(r *http.Request) (r2 *http.Request, client strin
 	if e != nil {
 		return nil, "", e
 	}
-	if len(p.form[paramGrantType]) > 1 {
+	if len(p.values[paramGrantType]) > 1 {
 		return nil, "", badRequest("grant_type is given more than once (RFC 6749 section 3.1)")
 	}
 	if grant := p.get(paramGrantType); grant != grantAuthorizationCode {
@@ -54,7 +54,7 @@ func (m *Middleware) checkToken(r *http.Request) (r2 *http.Request, client strin
 			return nil, "", badRequest(name + " must be sent in the request body, not in the URL query (RFC 6749 section 3.2)")
 		}
 	}
-	for name, vs := range p.form {
+	for name, vs := range p.values {
 		// RFC 8707: resource may repeat.
 		if len(vs) > 1 && name != paramResource {
 			return nil, "", badRequest("the parameter " + quoteParam(name) + " is given more than once (RFC 6749 section 3.1)")
