@@ -56,6 +56,7 @@ func (m *Middleware) Authorize(next http.Handler) http.Handler {
 			return
 		}
 		cw := &captureWriter{w: w, m: m, ctx: r.Context(), challenge: c, head: r.Method == http.MethodHead}
+		defer cw.abandon()
 		next.ServeHTTP(cw, p.request(r, context.WithValue(r.Context(), challengeKey{}, cw)))
 		cw.finish()
 	})

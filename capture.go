@@ -177,6 +177,15 @@ func (cw *captureWriter) finish() {
 	}
 }
 
+// abandon runs when the handler returns or panics. After a panic nothing
+// was decided: a Location left in the header (a code not yet bound) is
+// removed, so a recovering middleware outside cannot send it with its 500.
+func (cw *captureWriter) abandon() {
+	if cw.state == pending {
+		cw.w.Header().Del("Location")
+	}
+}
+
 // release ends holding: it saves the challenge for a code the held page
 // carries, then sends the page. truncated says the page went past the
 // bound. It reports false when the response was replaced by an error.

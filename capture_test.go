@@ -339,3 +339,27 @@ func slices(s string, n int) func(func(string) bool) {
 		}
 	}
 }
+
+// A handler that panics after setting a Location with a code: a recovering
+// middleware outside must not send that unbound code with its 500.
+func TestCapturePanicDropsUnboundLocation(t *testing.T) {
+	m, err := pkce.New(pkce.Config{})
+	require.NoError(t, err)
+	wrapped := m.Authorize(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", withCode)
+		panic("handler bug")
+	}))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if recover() != nil {
+				w.WriteHeader(http.StatusInternalServerError)
+			}
+		}()
+		wrapped.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	rig := &captureRig{srv: srv}
+	resp, _ := rig.do(t, http.MethodGet)
+	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	assert.Empty(t, resp.Header.Get("Location"))
+}
