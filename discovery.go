@@ -76,41 +76,40 @@ func (m *Middleware) RewriteMetadata(doc []byte) ([]byte, error) {
 
 var errNotObject = errors.New("pkce: metadata is not a single JSON object")
 
+// rewriteMetadata sets the member to value in doc. doc is checked with
+// json.Valid first, so the scan below walks well-formed JSON only: it
+// finds the top-level members without decoding them.
 func rewriteMetadata(doc, value []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+	if !json.Valid(doc) {
+		return nil, errNotObject
+	}
+	i := skipJSONSpace(doc, 0)
+	if doc[i] != '{' {
 		return nil, errNotObject
 	}
 	type span struct{ start, end int }
 	var replace []span
 	lastEnd := -1
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, errNotObject
+	for i++; ; {
+		i = skipJSONSpace(doc, i)
+		if doc[i] == ',' {
+			i = skipJSONSpace(doc, i+1)
 		}
-		afterKey := int(dec.InputOffset())
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, errNotObject
+		if doc[i] == '}' {
+			break
 		}
-		lastEnd = int(dec.InputOffset())
-		if t.(string) == MetadataMember {
-			// The value starts after the colon and any whitespace.
-			start := afterKey + bytes.IndexByte(doc[afterKey:], ':') + 1
-			for isJSONSpace(doc[start]) {
-				start++
-			}
-			replace = append(replace, span{start, lastEnd})
+		keyStart := i
+		i = skipJSONString(doc, i)
+		key := doc[keyStart:i]
+		i = skipJSONSpace(doc, i) + 1 // the colon
+		start := skipJSONSpace(doc, i)
+		i = skipJSONValue(doc, start)
+		lastEnd = i
+		if isMemberName(key) {
+			replace = append(replace, span{start, i})
 		}
 	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, errNotObject
-	}
-	closing := int(dec.InputOffset()) - 1
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errNotObject
-	}
+	closing := i
 
 	out := make([]byte, 0, len(doc)+len(MetadataMember)+len(value)+4)
 	at := 0
@@ -133,6 +132,59 @@ func rewriteMetadata(doc, value []byte) ([]byte, error) {
 		at = insert
 	}
 	return append(out, doc[at:]...), nil
+}
+
+// isMemberName reports whether the quoted JSON string key names
+// code_challenge_methods_supported, escapes decoded.
+func isMemberName(key []byte) bool {
+	if bytes.IndexByte(key, '\\') < 0 {
+		return string(key[1:len(key)-1]) == MetadataMember
+	}
+	var name string
+	return json.Unmarshal(key, &name) == nil && name == MetadataMember
+}
+
+func skipJSONSpace(doc []byte, i int) int {
+	for i < len(doc) && isJSONSpace(doc[i]) {
+		i++
+	}
+	return i
+}
+
+// skipJSONString returns the index after the string that starts at doc[i].
+func skipJSONString(doc []byte, i int) int {
+	for i++; doc[i] != '"'; i++ {
+		if doc[i] == '\\' {
+			i++
+		}
+	}
+	return i + 1
+}
+
+// skipJSONValue returns the index after the value that starts at doc[i].
+func skipJSONValue(doc []byte, i int) int {
+	switch doc[i] {
+	case '"':
+		return skipJSONString(doc, i)
+	case '{', '[':
+		depth := 0
+		for ; ; i++ {
+			switch doc[i] {
+			case '"':
+				i = skipJSONString(doc, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	}
+	for i < len(doc) && !isJSONSpace(doc[i]) && doc[i] != ',' && doc[i] != '}' && doc[i] != ']' {
+		i++ // a number, true, false or null
+	}
+	return i
 }
 
 func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
