@@ -30,8 +30,10 @@ var authorizeSingle = []string{
 // Refusals are invalid_request: by default an HTTP 400 JSON response, never
 // a redirect to a redirect_uri the middleware cannot vouch for; see
 // [Config.RedirectErrors]. Methods other than GET, HEAD and POST pass
-// through untouched, as do requests without response_type code. The
-// returned handler is safe for concurrent use.
+// through untouched, as do requests without response_type code; a request
+// with request or request_uri (RFC 9101, RFC 9126) is checked whatever its
+// outer response_type, since the real one is inside. The returned handler
+// is safe for concurrent use.
 func (m *Middleware) Authorize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
@@ -70,15 +72,12 @@ func (m *Middleware) checkAuthorize(r *http.Request, p *params) (c Challenge, ok
 	if name := p.repeated(authorizeSingle...); name != "" {
 		return c, false, badRequest(name + " is given more than once (RFC 6749 section 3.1)")
 	}
-	responseType := p.get(paramResponseType)
 	// RFC 9126 and RFC 9101: a pushed request or a request object carries
-	// the flow elsewhere; the outer request may have no response_type.
+	// the real parameters elsewhere, response_type included, whatever the
+	// outer request says: it is always PKCE's business (fail closed).
 	indirect := p.get(paramRequest) != "" || p.get(paramRequestURI) != ""
-	switch {
-	case responseType != "" && !hasValue(responseType, "code"):
+	if !indirect && !hasValue(p.get(paramResponseType), "code") {
 		return c, false, nil // implicit and others: no code, no PKCE
-	case responseType == "" && !indirect:
-		return c, false, nil // the wrapped server refuses it
 	}
 	client := p.get(paramClientID)
 	challenge, method := p.get(paramCodeChallenge), p.get(paramCodeChallengeMethod)

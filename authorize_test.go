@@ -61,11 +61,16 @@ func TestAuthorizeRefusals(t *testing.T) {
 		{"plain too short", pkce.Config{AllowPlain: true}, "code_challenge=short&code_challenge_method=plain", "43 to 128"},
 		{"request_uri without challenge", pkce.Config{}, "request_uri=urn:ietf:params:oauth:request_uri:abc", "pushed authorization request"},
 		{"request object without challenge", pkce.Config{}, "request=eyJhbGciOiJub25lIn0.e30.", "request object"},
+		{"request_uri with another outer response_type", pkce.Config{}, "response_type=token&request_uri=urn:ietf:params:oauth:request_uri:abc", "pushed authorization request"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStack(t, tt.cfg)
-			resp, body := s.get(t, "/authorize?response_type=code&client_id=app&redirect_uri="+url.QueryEscape(testRedirect)+"&"+tt.raw)
+			q := "client_id=app&redirect_uri=" + url.QueryEscape(testRedirect) + "&" + tt.raw
+			if !strings.Contains(tt.raw, "response_type=") {
+				q = "response_type=code&" + q
+			}
+			resp, body := s.get(t, "/authorize?"+q)
 			assertAuthorizeRefused(t, s, resp, body, http.StatusBadRequest, "invalid_request", tt.descPart)
 		})
 	}
