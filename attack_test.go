@@ -1,0 +1,844 @@
+package pkce_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-pkce/pkce"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// White-box attack tests: what the black-box audit kit (pkcetest) cannot
+// reach because it needs a faulty store, a tricky wrapped handler or a
+// client that hangs up. Each row is one attack and its fail-closed outcome,
+// through a real httptest server in front of a careless homegrown server
+// (homegrown_test.go) that issues a token for any code it minted.
+//
+// After every row, whatever the row did:
+//   - no code reached the wire before its challenge was saved (checked on
+//     the real response writer, 1xx headers included), unless the row is a
+//     documented limit (unbound);
+//   - a thief holding each minted code, without a verifier and with a wrong
+//     one, gets no token;
+//   - the careless server issued exactly the row's legitimate tokens, and no
+//     other authorization_code request reached it;
+//   - the debug-level logs hold no verifier, challenge or code, and every
+//     refusal was logged.
+
+// attackStore is a MemoryStore with faults injected per operation. It
+// records the keys it saved, so the rig can tell a bound code from an
+// unbound one on the wire.
+type attackStore struct {
+	mem     *pkce.MemoryStore
+	save    func(ctx context.Context) error // before the save; an error fails it
+	take    func(ctx context.Context) error // before the take; an error fails it
+	rewrite func(pkce.Challenge) pkce.Challenge
+	release chan struct{} // closed when the row ends: stalled calls return
+
+	saving chan struct{} // closed when the first Save begins
+	once   sync.Once
+	mu     sync.Mutex
+	saved  map[string]bool
+}
+
+func (s *attackStore) Save(ctx context.Context, key string, c pkce.Challenge) error {
+	s.once.Do(func() { close(s.saving) })
+	if s.save != nil {
+		if err := s.save(ctx); err != nil {
+			return err
+		}
+	}
+	if err := s.mem.Save(ctx, key, c); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.saved[key] = true
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *attackStore) Take(ctx context.Context, key string) (pkce.Challenge, error) {
+	if s.take != nil {
+		if err := s.take(ctx); err != nil {
+			return pkce.Challenge{}, err
+		}
+	}
+	c, err := s.mem.Take(ctx, key)
+	if err == nil && s.rewrite != nil {
+		c = s.rewrite(c)
+	}
+	return c, err
+}
+
+func (s *attackStore) bound(code string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.saved[pkce.S256Challenge(code)] // the key the middleware derives
+}
+
+// attackRig is one row's world: the careless server wrapped by the
+// middleware, a wire spy on the authorization endpoint, debug logs.
+type attackRig struct {
+	*stack
+	store *attackStore // nil when the row runs a bare MemoryStore
+	logs  *bytes.Buffer
+	logMu sync.Mutex
+
+	mu         sync.Mutex
+	minted     []string // every code the authorization side minted
+	secrets    []string // verifiers and challenges the row sent
+	violations []string // codes that reached the wire unbound
+	statuses   []int    // every status the authorization endpoint wrote
+	refusals   int      // middleware refusals the client saw
+	done       chan struct{}
+}
+
+// attackCase is one row of the catalogue.
+type attackCase struct {
+	name    string
+	cfg     pkce.Config                   // Store and Logger are the rig's
+	store   func(*attackStore)            // faults; nil: none
+	bare    *pkce.MemoryStore             // a real store instead of attackStore
+	handler func(*attackRig) http.Handler // nil: the homegrown server's
+	wrap    func(http.Handler) http.Handler
+	attack  func(t *testing.T, rig *attackRig)
+	tokens  int  // tokens the careless server may issue: the legitimate client's
+	unbound bool // a documented limit: codes leave unbound and must fail at /token
+}
+
+// attackTimeout is a store timeout short enough that a row waits little,
+// and attackBound the generous bound within which such a row must answer.
+const (
+	attackTimeout = 50 * time.Millisecond
+	attackBound   = 3 * time.Second
+)
+
+func TestAttacks(t *testing.T) {
+	boom := errors.New("connection refused")
+	fail := func(err error) func(context.Context) error {
+		return func(context.Context) error { return err }
+	}
+	page := func(before, code, after string) string {
+		return `<html><body onload="document.forms[0].submit()"><form method="post" action="` + testRedirect + `">` + before +
+			`<input type="hidden" name="code" value="` + code + `"><input type="hidden" name="state" value="xyz"></form>` + after + `</body></html>`
+	}
+	// 2,048 bytes, e.g. the hidden inputs of a large state.
+	padding := strings.Repeat(`<input type="hidden" name="x" value="lorem ipsum">`, 41)
+
+	cases := []attackCase{
+		{
+			name:  "store error at Save: no code reaches the client of a redirect",
+			store: func(s *attackStore) { s.save = fail(boom) },
+			attack: func(t *testing.T, rig *attackRig) {
+				a := rig.authorize(t, nil)
+				rig.assertRefused(t, a, http.StatusInternalServerError, "server_error")
+				rig.assertNoCode(t, a)
+			},
+		},
+		{
+			name:  "store error at Save: no code reaches the client of a form_post page",
+			store: func(s *attackStore) { s.save = fail(boom) },
+			attack: func(t *testing.T, rig *attackRig) {
+				a := rig.authorize(t, url.Values{"response_mode": {"form_post"}})
+				rig.assertRefused(t, a, http.StatusInternalServerError, "server_error")
+				rig.assertNoCode(t, a)
+			},
+		},
+		{
+			name:  "store error at Take: nothing passes to the token handler",
+			store: func(s *attackStore) { s.take = fail(boom) },
+			attack: func(t *testing.T, rig *attackRig) {
+				a := rig.authorize(t, nil)
+				got := rig.exchange(t, rig.codeOf(t, a), a.verifier)
+				rig.assertTokenRefused(t, got, http.StatusInternalServerError, "server_error")
+			},
+		},
+		{
+			name:  "store ignoring its context, slower than StoreTimeout at Save",
+			cfg:   pkce.Config{StoreTimeout: attackTimeout},
+			store: stall(true, false),
+			attack: func(t *testing.T, rig *attackRig) {
+				a := rig.authorize(t, nil)
+				assert.Less(t, a.elapsed, attackBound, "the request fails in time")
+				rig.assertRefused(t, a, http.StatusInternalServerError, "server_error")
+				rig.assertNoCode(t, a)
+			},
+		},
+		{
+			name:  "store ignoring its context, slower than StoreTimeout at Take",
+			cfg:   pkce.Config{StoreTimeout: attackTimeout},
+			store: stall(false, true),
+			attack: func(t *testing.T, rig *attackRig) {
+				a := rig.authorize(t, nil)
+				start := time.Now()
+				got := rig.exchange(t, rig.codeOf(t, a), a.verifier)
+				assert.Less(t, time.Since(start), attackBound, "the request fails in time")
+				rig.assertTokenRefused(t, got, http.StatusInternalServerError, "server_error")
+			},
+		},
+		{
+			name:  "store ignoring its context, slower than the request's own deadline",
+			cfg:   pkce.Config{StoreTimeout: time.Minute}, // the deadline must be what stops it
+			store: stall(true, true),
+			wrap: func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					ctx, cancel := context.WithTimeout(r.Context(), attackTimeout)
+					defer cancel()
+					h.ServeHTTP(w, r.WithContext(ctx))
+				})
+			},
+			attack: func(t *testing.T, rig *attackRig) {
+				a := rig.authorize(t, nil)
+				assert.Less(t, a.elapsed, attackBound, "the request fails in time")
+				rig.assertRefused(t, a, http.StatusInternalServerError, "server_error")
+				rig.assertNoCode(t, a)
+				// The thief's redemptions of the minted code meet the stalled
+				// Take: they too must fail in time (timed by the common checks).
+			},
+		},
+		{
+			name: "client cancels the authorization request mid-save",
+			cfg:  pkce.Config{StoreTimeout: time.Minute}, // the cancellation must be what stops it
+			store: func(s *attackStore) {
+				s.save = func(ctx context.Context) error {
+					<-ctx.Done() // a store that honours its context
+					return ctx.Err()
+				}
+			},
+			attack: func(t *testing.T, rig *attackRig) {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				go func() {
+					<-rig.store.saving
+					cancel()
+				}()
+				verifier := pkce.GenerateVerifier()
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, rig.authorizeURL(verifier, nil), nil)
+				require.NoError(t, err)
+				rig.addSecrets(verifier, pkce.S256Challenge(verifier))
+				resp, err := noRedirect.Do(req)
+				if err == nil {
+					resp.Body.Close()
+				}
+				require.ErrorIs(t, err, context.Canceled)
+				select {
+				case <-rig.done:
+				case <-time.After(attackBound):
+					t.Fatal("the authorization handler still runs after its client went away")
+				}
+				rig.mu.Lock()
+				assert.Equal(t, []int{http.StatusInternalServerError}, rig.statuses, "the abandoned response is an error, never the redirect")
+				rig.mu.Unlock()
+				codes := rig.mintedCodes()
+				require.Len(t, codes, 1)
+				got := rig.exchange(t, codes[0], verifier)
+				rig.assertTokenRefused(t, got, http.StatusBadRequest, "invalid_grant")
+			},
+		},
+		{
+			name:  "ErrStoreFull at authorize: 503 and no code",
+			store: func(s *attackStore) { s.save = fail(fmt.Errorf("shard 3: %w", pkce.ErrStoreFull)) },
+			attack: func(t *testing.T, rig *attackRig) {
+				a := rig.authorize(t, nil)
+				rig.assertRefused(t, a, http.StatusServiceUnavailable, "temporarily_unavailable")
+				rig.assertNoCode(t, a)
+			},
+		},
+		{
+			name:   "a real MemoryStore at its MaxEntries limit refuses the next authorization",
+			bare:   pkce.NewMemoryStoreWithOptions(pkce.MemoryStoreOptions{MaxEntries: 2}),
+			tokens: 2,
+			attack: func(t *testing.T, rig *attackRig) {
+				first, second := rig.authorize(t, nil), rig.authorize(t, nil)
+				a := rig.authorize(t, nil)
+				rig.assertRefused(t, a, http.StatusServiceUnavailable, "temporarily_unavailable")
+				rig.assertNoCode(t, a)
+				// The two recorded codes still redeem: the limit refuses new
+				// flows, it does not break running ones.
+				for _, ok := range []authorizeResult{first, second} {
+					got := rig.exchange(t, rig.codeOf(t, ok), ok.verifier)
+					assert.Equal(t, http.StatusOK, got.Status, got.Description)
+				}
+			},
+		},
+		{
+			name: "Location with a code set after the body started never leaves",
+			handler: trick(func(rig *attackRig, w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, "<p>hello</p>")
+				w.Header().Set("Location", testRedirect+"?code="+rig.mint())
+			}),
+			attack: func(t *testing.T, rig *attackRig) {
+				a := rig.authorize(t, nil)
+				assert.Equal(t, http.StatusOK, a.resp.StatusCode)
+				rig.assertNoCode(t, a)
+			},
+		},
+		{
+			name: "WriteHeader twice: the first wins and its code is bound before it leaves",
+			handler: trick(func(rig *attackRig, w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Location", testRedirect+"?code="+rig.mint())
+				w.WriteHeader(http.StatusSeeOther)
+				w.Header().Set("Location", testRedirect+"?code="+rig.mint())
+				w.WriteHeader(http.StatusFound)
+			}),
+			tokens: 1,
+			attack: func(t *testing.T, rig *attackRig) {
+				a := rig.authorize(t, nil)
+				assert.Equal(t, http.StatusSeeOther, a.resp.StatusCode)
+				rig.redeemOnce(t, a)
+			},
+		},
+		{
+			name: "flush before redirecting: the code is bound before the flush",
+			handler: trick(func(rig *attackRig, w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Location", testRedirect+"?code="+rig.mint())
+				w.(http.Flusher).Flush()
+			}),
+			tokens: 1,
+			attack: func(t *testing.T, rig *attackRig) {
+				a := rig.authorize(t, nil)
+				assert.Equal(t, http.StatusOK, a.resp.StatusCode, "a flush implies 200")
+				rig.redeemOnce(t, a)
+			},
+		},
+		{
+			name: "http.ResponseController flush in the middle of a form_post page",
+			handler: trick(func(rig *attackRig, w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				p := page("", rig.mint(), "")
+				half := len(p) / 2
+				io.WriteString(w, p[:half])
+				if err := http.NewResponseController(w).Flush(); err != nil {
+					panic(err)
+				}
+				io.WriteString(w, p[half:])
+			}),
+			tokens: 1,
+			attack: func(t *testing.T, rig *attackRig) {
+				rig.redeemOnce(t, rig.authorize(t, nil))
+			},
+		},
+		{
+			name: "103 Early Hints first: passes through, the code is bound before the final response",
+			handler: trick(func(rig *attackRig, w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Link", "</style.css>; rel=preload")
+				w.WriteHeader(http.StatusEarlyHints)
+				w.Header().Set("Location", testRedirect+"?code="+rig.mint())
+				w.WriteHeader(http.StatusFound)
+			}),
+			tokens: 1,
+			attack: func(t *testing.T, rig *attackRig) {
+				a := rig.authorize(t, nil)
+				require.Len(t, a.early, 1, "the 103 reached the client")
+				assert.Equal(t, "</style.css>; rel=preload", a.early[0].Get("Link"))
+				assert.Equal(t, http.StatusFound, a.resp.StatusCode)
+				rig.redeemOnce(t, a)
+			},
+		},
+		// These two rows fail until Authorize stops sending the header map,
+		// Location and code included, with a 1xx (net/http sends the whole
+		// map): the code leaves before it is bound, and when the save then
+		// fails the client has it anyway.
+		{
+			name: "103 Early Hints sent with the code's Location already set: the code does not leave unbound",
+			handler: trick(func(rig *attackRig, w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Location", testRedirect+"?code="+rig.mint())
+				w.Header().Set("Link", "</style.css>; rel=preload")
+				w.WriteHeader(http.StatusEarlyHints)
+				w.WriteHeader(http.StatusFound)
+			}),
+			store:  func(s *attackStore) { s.save = fail(boom) },
+			tokens: 0,
+			attack: func(t *testing.T, rig *attackRig) {
+				// The store fails: the final answer is a 500, and the code
+				// must not have left in the 103 either.
+				a := rig.authorize(t, nil)
+				rig.assertRefused(t, a, http.StatusInternalServerError, "server_error")
+				rig.assertNoCode(t, a)
+			},
+		},
+		{
+			name: "103 Early Hints with the code's Location set, store failing, PKCE optional: no token",
+			cfg:  pkce.Config{Require: func(*http.Request, string) bool { return false }},
+			handler: trick(func(rig *attackRig, w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Location", testRedirect+"?code="+rig.mint())
+				w.WriteHeader(http.StatusEarlyHints)
+				w.WriteHeader(http.StatusFound)
+			}),
+			store: func(s *attackStore) { s.save = fail(boom) },
+			attack: func(t *testing.T, rig *attackRig) {
+				// The client asked for PKCE, the store failed: the code must
+				// be lost, or the thief below redeems it without a verifier.
+				a := rig.authorize(t, nil)
+				rig.assertRefused(t, a, http.StatusInternalServerError, "server_error")
+				rig.assertNoCode(t, a)
+			},
+		},
+		{
+			name: "Location under a non-canonical header key: not bound, its token request fails closed",
+			handler: trick(func(rig *attackRig, w http.ResponseWriter, r *http.Request) {
+				w.Header()["location"] = []string{testRedirect + "?code=" + rig.mint()} // goes out as is; clients read it
+				w.WriteHeader(http.StatusFound)
+			}),
+			unbound: true,
+			attack: func(t *testing.T, rig *attackRig) {
+				a := rig.authorize(t, nil)
+				assert.Equal(t, http.StatusFound, a.resp.StatusCode)
+				got := rig.exchange(t, rig.codeOf(t, a), a.verifier)
+				rig.assertTokenRefused(t, got, http.StatusBadRequest, "invalid_grant")
+			},
+		},
+		{
+			name: "form_post page larger than MaxCaptureBytes, code past the bound: not bound, its token request fails closed",
+			cfg:  pkce.Config{MaxCaptureBytes: 1024},
+			handler: trick(func(rig *attackRig, w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				io.WriteString(w, page(padding, rig.mint(), ""))
+			}),
+			unbound: true,
+			attack: func(t *testing.T, rig *attackRig) {
+				a := rig.authorize(t, nil)
+				assert.Equal(t, http.StatusOK, a.resp.StatusCode)
+				assert.Contains(t, rig.logText(), "longer than the capture bound", "the uncaptured code is logged")
+				// Even the legitimate client's verifier is refused: under the
+				// default policy an unbound code never passes.
+				got := rig.exchange(t, rig.codeOf(t, a), a.verifier)
+				rig.assertTokenRefused(t, got, http.StatusBadRequest, "invalid_grant")
+			},
+		},
+		{
+			name: "form_post page larger than MaxCaptureBytes, code within the bound: bound",
+			cfg:  pkce.Config{MaxCaptureBytes: 1024},
+			handler: trick(func(rig *attackRig, w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				io.WriteString(w, page("", rig.mint(), padding))
+			}),
+			tokens: 1,
+			attack: func(t *testing.T, rig *attackRig) {
+				a := rig.authorize(t, nil)
+				assert.Greater(t, len(a.body), 1024)
+				rig.redeemOnce(t, a)
+			},
+		},
+		{
+			name:   "code in the fragment of a code id_token response",
+			tokens: 1,
+			attack: func(t *testing.T, rig *attackRig) {
+				a := rig.authorize(t, url.Values{"response_type": {"code id_token"}, "nonce": {"n"}})
+				loc, err := url.Parse(a.resp.Header.Get("Location"))
+				require.NoError(t, err)
+				assert.Empty(t, loc.Query().Get("code"))
+				require.NotEmpty(t, loc.Fragment)
+				rig.redeemOnce(t, a)
+			},
+		},
+		{
+			name: "code hidden behind entity encoding in a form_post page",
+			handler: trick(func(rig *attackRig, w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				var enc strings.Builder
+				for _, c := range rig.mint() {
+					fmt.Fprintf(&enc, "&#x%x;", c)
+				}
+				// The name is encoded too; a browser decodes both and posts the code.
+				io.WriteString(w, `<form method=post action=`+testRedirect+`><input value='`+enc.String()+`' name='&#99;ode' type=hidden></form>`)
+			}),
+			tokens: 1,
+			attack: func(t *testing.T, rig *attackRig) {
+				a := rig.authorize(t, nil)
+				assert.NotContains(t, a.body, rig.mintedCodes()[0], "the code is only there encoded")
+				rig.redeemOnce(t, a)
+			},
+		},
+		{
+			name: "code in a JSON body, which no response mode uses: not bound, its token request fails closed",
+			handler: trick(func(rig *attackRig, w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprintf(w, `{"code":%q}`, rig.mint())
+			}),
+			unbound: true,
+			attack: func(t *testing.T, rig *attackRig) {
+				a := rig.authorize(t, nil)
+				got := rig.exchange(t, rig.codeOf(t, a), a.verifier)
+				rig.assertTokenRefused(t, got, http.StatusBadRequest, "invalid_grant")
+			},
+		},
+		{
+			name:  "store returns the challenge without its method: no verifier matches",
+			store: func(s *attackStore) { s.rewrite = func(c pkce.Challenge) pkce.Challenge { c.Method = ""; return c } },
+			attack: func(t *testing.T, rig *attackRig) {
+				a := rig.authorize(t, nil)
+				// Absent means plain at authorize (RFC 7636 §4.3), never at
+				// the token endpoint: the challenge as verifier is refused.
+				got := rig.exchange(t, rig.codeOf(t, a), pkce.S256Challenge(a.verifier))
+				rig.assertTokenRefused(t, got, http.StatusBadRequest, "invalid_grant")
+			},
+		},
+		{
+			name: "store returns the challenge under an unknown method: no verifier matches",
+			store: func(s *attackStore) {
+				s.rewrite = func(c pkce.Challenge) pkce.Challenge { c.Method = "S512"; return c }
+			},
+			attack: func(t *testing.T, rig *attackRig) {
+				a := rig.authorize(t, nil)
+				got := rig.exchange(t, rig.codeOf(t, a), a.verifier)
+				rig.assertTokenRefused(t, got, http.StatusBadRequest, "invalid_grant")
+			},
+		},
+	}
+	require.GreaterOrEqual(t, len(cases), 12)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rig := newAttackRig(t, tc)
+			tc.attack(t, rig)
+			rig.assertNothingPassed(t, tc)
+		})
+	}
+}
+
+// stall returns store faults that block Save and/or Take, ignoring the
+// context, until the row ends.
+func stall(save, take bool) func(*attackStore) {
+	return func(s *attackStore) {
+		s.release = make(chan struct{})
+		block := func(context.Context) error {
+			<-s.release
+			return errors.New("released")
+		}
+		if save {
+			s.save = block
+		}
+		if take {
+			s.take = block
+		}
+	}
+}
+
+// trick builds a wrapped authorization handler from a function that mints
+// its codes with rig.mint.
+func trick(f func(rig *attackRig, w http.ResponseWriter, r *http.Request)) func(*attackRig) http.Handler {
+	return func(rig *attackRig) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { f(rig, w, r) })
+	}
+}
+
+func newAttackRig(t *testing.T, tc attackCase) *attackRig {
+	t.Helper()
+	rig := &attackRig{logs: &bytes.Buffer{}, done: make(chan struct{}, 16)}
+	cfg := tc.cfg
+	cfg.Logger = slog.New(slog.NewJSONHandler(lockedWriter{&rig.logMu, rig.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if tc.bare != nil {
+		cfg.Store = tc.bare
+	} else {
+		rig.store = &attackStore{mem: pkce.NewMemoryStore(), saving: make(chan struct{}), saved: map[string]bool{}}
+		if tc.store != nil {
+			tc.store(rig.store)
+		}
+		if rig.store.release != nil {
+			t.Cleanup(func() { close(rig.store.release) }) // after the server closed
+		}
+		cfg.Store = rig.store
+	}
+	m, err := pkce.New(cfg)
+	require.NoError(t, err)
+	rig.stack = &stack{homegrown: newHomegrown(), m: m}
+	authorize := http.Handler(http.HandlerFunc(rig.serveAuthorize))
+	if tc.handler != nil {
+		authorize = tc.handler(rig)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/authorize", rig.spy(m.Authorize(authorize)))
+	mux.Handle("/token", m.Token(http.HandlerFunc(rig.serveToken)))
+	var h http.Handler = mux
+	if tc.wrap != nil {
+		h = tc.wrap(h)
+	}
+	rig.srv = httptest.NewServer(h)
+	t.Cleanup(rig.srv.Close)
+	return rig
+}
+
+// mint issues a code the careless server will redeem for client app.
+func (rig *attackRig) mint() string {
+	code := randomCode()
+	rig.homegrown.mu.Lock()
+	rig.codes[code] = "app"
+	rig.homegrown.mu.Unlock()
+	rig.mu.Lock()
+	rig.minted = append(rig.minted, code)
+	rig.mu.Unlock()
+	return code
+}
+
+// mintedCodes returns every code minted so far, by the row's handler or by
+// the homegrown server.
+func (rig *attackRig) mintedCodes() []string {
+	rig.homegrown.mu.Lock()
+	rig.mu.Lock()
+	for code := range rig.codes {
+		if !contains(rig.minted, code) {
+			rig.minted = append(rig.minted, code)
+		}
+	}
+	out := append([]string(nil), rig.minted...)
+	rig.mu.Unlock()
+	rig.homegrown.mu.Unlock()
+	return out
+}
+
+func (rig *attackRig) addSecrets(s ...string) {
+	rig.mu.Lock()
+	rig.secrets = append(rig.secrets, s...)
+	rig.mu.Unlock()
+}
+
+func (rig *attackRig) logText() string {
+	rig.logMu.Lock()
+	defer rig.logMu.Unlock()
+	return rig.logs.String()
+}
+
+// spy wraps the middleware's output: everything that reaches the real
+// writer is checked for codes whose challenge is not saved yet.
+func (rig *attackRig) spy(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() { rig.done <- struct{}{} }()
+		ww := &wireWriter{ResponseWriter: w, rig: rig}
+		h.ServeHTTP(ww, r)
+		if !ww.final {
+			ww.header(http.StatusOK) // net/http sends 200 and the header as it is
+		}
+	})
+}
+
+// onWire records a code found in what leaves for the client while its
+// challenge is not saved.
+func (rig *attackRig) onWire(what, text string) {
+	if rig.store == nil {
+		return // a bare MemoryStore: the row checks binding itself
+	}
+	for _, code := range rig.mintedCodes() {
+		if strings.Contains(text, code) && !rig.store.bound(code) {
+			rig.mu.Lock()
+			rig.violations = append(rig.violations, what+" carries a code whose challenge is not saved")
+			rig.mu.Unlock()
+		}
+	}
+}
+
+// wireWriter is the real response writer as the middleware sees it.
+type wireWriter struct {
+	http.ResponseWriter
+	rig   *attackRig
+	final bool
+	body  []byte
+}
+
+func (w *wireWriter) header(code int) {
+	if code >= 200 {
+		w.final = true
+	}
+	w.rig.mu.Lock()
+	w.rig.statuses = append(w.rig.statuses, code)
+	w.rig.mu.Unlock()
+	var b strings.Builder
+	_ = w.Header().Write(&b)
+	w.rig.onWire(fmt.Sprintf("the header of a %d response", code), b.String())
+}
+
+func (w *wireWriter) WriteHeader(code int) {
+	if !w.final {
+		w.header(code)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *wireWriter) Write(b []byte) (int, error) {
+	if !w.final {
+		w.header(http.StatusOK)
+	}
+	w.body = append(w.body, b...)
+	w.rig.onWire("the body", string(w.body))
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *wireWriter) Flush() {
+	if !w.final {
+		w.header(http.StatusOK)
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *wireWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// authorizeResult is what the client received from the authorization
+// endpoint.
+type authorizeResult struct {
+	resp     *http.Response
+	body     string
+	early    []textproto.MIMEHeader // 1xx headers
+	verifier string
+	elapsed  time.Duration
+}
+
+func (rig *attackRig) authorizeURL(verifier string, extra url.Values) string {
+	v := url.Values{"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {testRedirect}, "state": {"xyz"},
+		"code_challenge": {pkce.S256Challenge(verifier)}, "code_challenge_method": {"S256"}}
+	for k, vs := range extra {
+		v[k] = vs
+	}
+	return rig.srv.URL + "/authorize?" + v.Encode()
+}
+
+// authorize sends an authorization request with the S256 challenge of a
+// fresh verifier, as a legitimate client would.
+func (rig *attackRig) authorize(t *testing.T, extra url.Values) authorizeResult {
+	t.Helper()
+	a := authorizeResult{verifier: pkce.GenerateVerifier()}
+	rig.addSecrets(a.verifier, pkce.S256Challenge(a.verifier))
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		a.early = append(a.early, h)
+		return nil
+	}}
+	ctx := httptrace.WithClientTrace(context.Background(), trace)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rig.authorizeURL(a.verifier, extra), nil)
+	require.NoError(t, err)
+	start := time.Now()
+	resp, err := noRedirect.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	a.elapsed, a.resp, a.body = time.Since(start), resp, string(b)
+	if resp.StatusCode >= 400 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		rig.mu.Lock()
+		rig.refusals++
+		rig.mu.Unlock()
+	}
+	return a
+}
+
+// received returns the minted codes the client can read in a: in any
+// header, 1xx ones too, or in the body, raw or entity-decoded.
+func (rig *attackRig) received(a authorizeResult) []string {
+	var seen strings.Builder
+	_ = a.resp.Header.Write(&seen)
+	for _, h := range a.early {
+		_ = http.Header(h).Write(&seen)
+	}
+	seen.WriteString(a.body)
+	seen.WriteString(html.UnescapeString(a.body))
+	var got []string
+	for _, code := range rig.mintedCodes() {
+		if strings.Contains(seen.String(), code) {
+			got = append(got, code)
+		}
+	}
+	return got
+}
+
+// codeOf returns the one code the client received.
+func (rig *attackRig) codeOf(t *testing.T, a authorizeResult) string {
+	t.Helper()
+	got := rig.received(a)
+	require.Len(t, got, 1, "the client received one code: %d %s", a.resp.StatusCode, a.body)
+	return got[0]
+}
+
+func (rig *attackRig) assertNoCode(t *testing.T, a authorizeResult) {
+	t.Helper()
+	assert.Empty(t, rig.received(a), "no code reaches the client: not in Location, another header, a 1xx or the body")
+	assert.Empty(t, a.resp.Header.Get("Location"))
+	assert.Empty(t, a.resp.Header.Values("Set-Cookie"))
+}
+
+func (rig *attackRig) assertRefused(t *testing.T, a authorizeResult, status int, code string) {
+	t.Helper()
+	assert.Equal(t, status, a.resp.StatusCode, a.body)
+	assert.Equal(t, "no-store", a.resp.Header.Get("Cache-Control"))
+	assert.Contains(t, a.body, `"error":"`+code+`"`)
+	assert.Contains(t, a.body, `"error_description":"`)
+}
+
+// exchange redeems code as client app, counting the middleware's refusals.
+func (rig *attackRig) exchange(t *testing.T, code, verifier string) tokenResponse {
+	t.Helper()
+	rig.addSecrets(verifier)
+	before := rig.reached()
+	got := rig.stack.exchange(t, code, verifier)
+	if got.Status >= 400 && rig.reached() == before {
+		rig.mu.Lock()
+		rig.refusals++
+		rig.mu.Unlock()
+	}
+	return got
+}
+
+func (rig *attackRig) reached() int {
+	rig.homegrown.mu.Lock()
+	defer rig.homegrown.mu.Unlock()
+	return rig.grants["authorization_code"]
+}
+
+func (rig *attackRig) assertTokenRefused(t *testing.T, got tokenResponse, status int, code string) {
+	t.Helper()
+	assert.Equal(t, status, got.Status, got.Description)
+	assert.Equal(t, code, got.Error)
+	assert.NotEmpty(t, got.Description)
+	assert.Equal(t, "no-store", got.Header.Get("Cache-Control"))
+	assert.Empty(t, got.AccessToken)
+}
+
+// redeemOnce redeems the code the client received with its verifier: the
+// code was bound, so the legitimate client gets its token.
+func (rig *attackRig) redeemOnce(t *testing.T, a authorizeResult) {
+	t.Helper()
+	got := rig.exchange(t, rig.codeOf(t, a), a.verifier)
+	assert.Equal(t, http.StatusOK, got.Status, got.Description)
+	assert.NotEmpty(t, got.AccessToken)
+}
+
+// assertNothingPassed runs the thief and the common checks of every row.
+func (rig *attackRig) assertNothingPassed(t *testing.T, tc attackCase) {
+	t.Helper()
+	for _, code := range rig.mintedCodes() {
+		for _, verifier := range []string{"", pkce.GenerateVerifier()} {
+			start := time.Now()
+			got := rig.exchange(t, code, verifier)
+			assert.GreaterOrEqual(t, got.Status, 400, "a stolen code redeemed with verifier %q", verifier != "")
+			assert.Empty(t, got.AccessToken)
+			assert.Less(t, time.Since(start), attackBound)
+		}
+	}
+	assert.Equal(t, tc.tokens, rig.tokensIssued(), "tokens issued by the careless server")
+	assert.Equal(t, tc.tokens, rig.reached(), "authorization_code requests that reached the careless server")
+	rig.mu.Lock()
+	violations, secrets, refusals := rig.violations, append(rig.secrets, rig.minted...), rig.refusals
+	rig.mu.Unlock()
+	if !tc.unbound {
+		assert.Empty(t, violations, "a code left before its challenge was saved")
+	}
+	logs := rig.logText()
+	logged := strings.Count(logs, `"msg":"pkce: request refused"`) + strings.Count(logs, `"msg":"pkce: store failed"`)
+	assert.GreaterOrEqual(t, logged, refusals, "every refusal is logged")
+	for _, s := range secrets {
+		if s != "" {
+			assert.NotContains(t, logs, s, "a verifier, challenge or code in the debug logs")
+		}
+	}
+}
