@@ -119,6 +119,10 @@ type attackCase struct {
 	attack  func(t *testing.T, rig *attackRig)
 	tokens  int  // tokens the careless server may issue: the legitimate client's
 	unbound bool // a documented limit: codes leave unbound and must fail at /token
+	// neverSent: the row proves its codes never left the server, so no
+	// thief can hold them (under an optional policy, a code never sent and
+	// never bound would redeem without a verifier: it must never be sent).
+	neverSent bool
 }
 
 // attackTimeout is a store timeout short enough that a row waits little,
@@ -380,27 +384,28 @@ func TestAttacks(t *testing.T) {
 				w.WriteHeader(http.StatusEarlyHints)
 				w.WriteHeader(http.StatusFound)
 			}),
-			store: func(s *attackStore) { s.save = fail(boom) },
+			store:     func(s *attackStore) { s.save = fail(boom) },
+			neverSent: true,
 			attack: func(t *testing.T, rig *attackRig) {
 				// The client asked for PKCE, the store failed: the code must
-				// be lost, or the thief below redeems it without a verifier.
+				// be lost, not sent with the 103, or a thief would redeem it
+				// without a verifier.
 				a := rig.authorize(t, nil)
 				rig.assertRefused(t, a, http.StatusInternalServerError, "server_error")
 				rig.assertNoCode(t, a)
 			},
 		},
 		{
-			name: "Location under a non-canonical header key: not bound, its token request fails closed",
+			name: "Location under a non-canonical header key: bound like any Location",
 			handler: trick(func(rig *attackRig, w http.ResponseWriter, r *http.Request) {
 				w.Header()["location"] = []string{testRedirect + "?code=" + rig.mint()} // goes out as is; clients read it
 				w.WriteHeader(http.StatusFound)
 			}),
-			unbound: true,
+			tokens: 1,
 			attack: func(t *testing.T, rig *attackRig) {
 				a := rig.authorize(t, nil)
 				assert.Equal(t, http.StatusFound, a.resp.StatusCode)
-				got := rig.exchange(t, rig.codeOf(t, a), a.verifier)
-				rig.assertTokenRefused(t, got, http.StatusBadRequest, "invalid_grant")
+				rig.redeemOnce(t, a)
 			},
 		},
 		{
@@ -485,6 +490,17 @@ func TestAttacks(t *testing.T) {
 				a := rig.authorize(t, nil)
 				// Absent means plain at authorize (RFC 7636 §4.3), never at
 				// the token endpoint: the challenge as verifier is refused.
+				got := rig.exchange(t, rig.codeOf(t, a), pkce.S256Challenge(a.verifier))
+				rig.assertTokenRefused(t, got, http.StatusBadRequest, "invalid_grant")
+			},
+		},
+		{
+			name: "store returns the challenge as plain while plain is disabled: the public challenge is no verifier",
+			store: func(s *attackStore) {
+				s.rewrite = func(c pkce.Challenge) pkce.Challenge { c.Method = pkce.Plain; return c }
+			},
+			attack: func(t *testing.T, rig *attackRig) {
+				a := rig.authorize(t, nil)
 				got := rig.exchange(t, rig.codeOf(t, a), pkce.S256Challenge(a.verifier))
 				rig.assertTokenRefused(t, got, http.StatusBadRequest, "invalid_grant")
 			},
@@ -817,6 +833,9 @@ func (rig *attackRig) redeemOnce(t *testing.T, a authorizeResult) {
 func (rig *attackRig) assertNothingPassed(t *testing.T, tc attackCase) {
 	t.Helper()
 	for _, code := range rig.mintedCodes() {
+		if tc.neverSent {
+			break
+		}
 		for _, verifier := range []string{"", pkce.GenerateVerifier()} {
 			start := time.Now()
 			got := rig.exchange(t, code, verifier)

@@ -64,23 +64,39 @@ func (cw *captureWriter) WriteHeader(code int) {
 		return
 	}
 	if code < 200 && code != http.StatusSwitchingProtocols {
+		// net/http sends the whole header with a 1xx: a Location set for
+		// the final response, with a code not yet bound, must not go too.
+		h := cw.w.Header()
+		held := takeLocations(h)
 		cw.w.WriteHeader(code)
+		for k, vs := range held {
+			h[k] = vs
+		}
 		return
 	}
 	cw.status = code
 	h := cw.w.Header()
 	// A Location that carries a code is bound before it leaves, whatever the
 	// status: 302/303 for query and fragment responses (hybrid flows too).
-	if loc := h.Get("Location"); loc != "" {
-		found, ok := cw.saveLocationCodes(loc)
-		if !ok {
-			return
+	// Header names are case-insensitive on the wire, so a key set without
+	// canonicalization counts too.
+	found := false
+	for k, vs := range h {
+		if !strings.EqualFold(k, "Location") {
+			continue
 		}
-		if found {
-			cw.state = passing
-			cw.w.WriteHeader(code)
-			return
+		for _, loc := range vs {
+			f, ok := cw.saveLocationCodes(loc)
+			if !ok {
+				return
+			}
+			found = found || f
 		}
+	}
+	if found {
+		cw.state = passing
+		cw.w.WriteHeader(code)
+		return
 	}
 	if cw.mayBeFormPost(h) {
 		cw.state = holding
@@ -182,8 +198,24 @@ func (cw *captureWriter) finish() {
 // removed, so a recovering middleware outside cannot send it with its 500.
 func (cw *captureWriter) abandon() {
 	if cw.state == pending {
-		cw.w.Header().Del("Location")
+		takeLocations(cw.w.Header())
 	}
+}
+
+// takeLocations removes every Location header from h, whatever the case of
+// its key, and returns them.
+func takeLocations(h http.Header) http.Header {
+	var taken http.Header
+	for k, vs := range h {
+		if strings.EqualFold(k, "Location") {
+			if taken == nil {
+				taken = http.Header{}
+			}
+			taken[k] = vs
+			delete(h, k)
+		}
+	}
+	return taken
 }
 
 // release ends holding: it saves the challenge for a code the held page

@@ -108,6 +108,11 @@ func (m *Middleware) checkVerifier(c Challenge, verifier, client string) *refusa
 	if verifier == "" {
 		return badGrant("code_verifier is missing: this code was issued for a code_challenge, so the token request must carry the matching code_verifier")
 	}
+	if m.checkMethod(c.Method) != nil {
+		// A store shared with a differently configured instance, or one
+		// that lost the method: never verify under a method not accepted.
+		return badGrant("the code_challenge recorded for this code uses a method this server does not accept; start a new authorization request with code_challenge_method=S256")
+	}
 	if err := ValidateVerifier(verifier); err != nil {
 		return badGrant(fromError(err).desc)
 	}
