@@ -8,12 +8,17 @@ import (
 	"strings"
 )
 
-// authorizeSingle are the authorization parameters that must not repeat
-// (RFC 6749 §3.1): the ones the middleware reads or the flow depends on.
-// Others are the wrapped server's business (RFC 8707 lets resource repeat).
-var authorizeSingle = []string{
-	paramResponseType, paramClientID, paramRedirectURI, paramState, paramResponseMode,
-	paramNonce, paramCodeChallenge, paramCodeChallengeMethod, paramRequest, paramRequestURI,
+// authorizeSingle reports whether an authorization parameter must not
+// repeat (RFC 6749 §3.1): the ones the middleware reads or the flow depends
+// on. Others are the wrapped server's business (RFC 8707 lets resource
+// repeat).
+func authorizeSingle(name string) bool {
+	switch name {
+	case paramResponseType, paramClientID, paramRedirectURI, paramState, paramResponseMode,
+		paramNonce, paramCodeChallenge, paramCodeChallengeMethod, paramRequest, paramRequestURI:
+		return true
+	}
+	return false
 }
 
 // Authorize wraps the authorization endpoint. For a request whose
@@ -69,7 +74,7 @@ func (m *Middleware) Authorize(next http.Handler) http.Handler {
 // challenge under a policy that allows that.
 func (m *Middleware) checkAuthorize(r *http.Request, p *params) (c Challenge, ok bool, e *refusal) {
 	// Duplicates first, so a repeated response_type is refused too.
-	if name := p.repeated(authorizeSingle...); name != "" {
+	if name := p.repeated(authorizeSingle); name != "" {
 		return c, false, badRequest(name + " is given more than once (RFC 6749 section 3.1)")
 	}
 	// RFC 9126 and RFC 9101: a pushed request or a request object carries
@@ -117,7 +122,7 @@ func (m *Middleware) refuseAuthorize(w http.ResponseWriter, r *http.Request, p *
 	client := p.get(paramClientID)
 	m.logRefusal(r.Context(), "authorize", client, e)
 	redirectURI := p.get(paramRedirectURI)
-	if m.redirectErrors == nil || redirectURI == "" || p.repeated(authorizeSingle...) != "" ||
+	if m.redirectErrors == nil || redirectURI == "" || p.repeated(authorizeSingle) != "" ||
 		!m.redirectErrors(r, client, redirectURI) || !redirectError(w, p, redirectURI, e) {
 		e.write(w)
 	}

@@ -149,13 +149,14 @@ func (p *params) get(name string) string {
 	return ""
 }
 
-// repeated returns the first of names given more than once, in body and
-// query together. RFC 6749 §3.1: request parameters must not be included
-// more than once. A repeat with an empty value is still a repeat.
-func (p *params) repeated(names ...string) string {
-	for _, n := range names {
-		if len(p.values[n]) > 1 {
-			return n
+// repeated returns a parameter given more than once, in body and query
+// together, of those single selects; "" if none. RFC 6749 §3.1: request
+// parameters must not be included more than once. A repeat with an empty
+// value is still a repeat.
+func (p *params) repeated(single func(string) bool) string {
+	for name, vs := range p.values {
+		if len(vs) > 1 && single(name) {
+			return name
 		}
 	}
 	return ""

@@ -48,8 +48,12 @@ type MemoryStore struct {
 type memoryShard struct {
 	mu      sync.Mutex
 	entries map[string]memoryEntry
-	expiry  expiryHeap
-	_       [24]byte // pads the shard to 64 bytes: one cache line each
+	// Expiry records. Entries saved with one TTL expire in the order they
+	// were saved: those go to a FIFO queue, O(1) each way. A record that
+	// would expire before the queue's last one (a Record with its own
+	// ExpiresAt, a TTL changed) goes to a heap.
+	queue expiryQueue
+	heap  expiryHeap
 }
 
 type memoryEntry struct {
@@ -169,8 +173,17 @@ func (s *MemoryStore) shard(key string) *memoryShard {
 // limit < 0). sh.mu must be held.
 func (s *MemoryStore) sweepLocked(sh *memoryShard, now time.Time, limit int) {
 	t := now.UnixNano()
-	for n := 0; (limit < 0 || n < limit) && len(sh.expiry) > 0 && sh.expiry[0].at <= t; n++ {
-		rec := sh.expiry.pop()
+	for n := 0; limit < 0 || n < limit; n++ {
+		var rec expiryRecord
+		q, h := sh.queue.front(), len(sh.heap) > 0
+		switch {
+		case q != nil && q.at <= t && (!h || q.at <= sh.heap[0].at):
+			rec = sh.queue.pop()
+		case h && sh.heap[0].at <= t:
+			rec = sh.heap.pop()
+		default:
+			return
+		}
 		// The key may have been saved again since this record was pushed:
 		// remove it only if the entry is still the one that expired.
 		if e, ok := sh.entries[rec.key]; ok && e.c.ExpiresAt.UnixNano() == rec.at {
@@ -183,13 +196,60 @@ func (s *MemoryStore) sweepLocked(sh *memoryShard, now time.Time, limit int) {
 // put stores e under key and schedules its expiry. sh.mu must be held.
 func (sh *memoryShard) put(key string, e memoryEntry) {
 	sh.entries[key] = e
-	sh.expiry.push(expiryRecord{key: key, at: e.c.ExpiresAt.UnixNano()})
+	rec := expiryRecord{key: key, at: e.c.ExpiresAt.UnixNano()}
+	if last := sh.queue.back(); last == nil || rec.at >= last.at {
+		sh.queue.push(rec)
+	} else {
+		sh.heap.push(rec)
+	}
 }
 
 // expiryRecord says when the entry under key expires.
 type expiryRecord struct {
 	key string
 	at  int64 // Unix nanoseconds
+}
+
+// expiryQueue is a FIFO queue of expiry records in nondecreasing order.
+type expiryQueue struct {
+	recs []expiryRecord
+	head int // recs[:head] were popped
+}
+
+func (q *expiryQueue) push(r expiryRecord) {
+	if q.head > 0 && q.head >= len(q.recs)/2 {
+		// Reuse the popped half instead of growing.
+		n := copy(q.recs, q.recs[q.head:])
+		clear(q.recs[n:])
+		q.recs, q.head = q.recs[:n], 0
+	}
+	q.recs = append(q.recs, r)
+}
+
+func (q *expiryQueue) pop() expiryRecord {
+	r := q.recs[q.head]
+	q.recs[q.head] = expiryRecord{} // let the key be collected
+	q.head++
+	if q.head == len(q.recs) {
+		q.recs, q.head = q.recs[:0], 0
+	}
+	return r
+}
+
+// front returns the earliest record, nil if the queue is empty.
+func (q *expiryQueue) front() *expiryRecord {
+	if q.head == len(q.recs) {
+		return nil
+	}
+	return &q.recs[q.head]
+}
+
+// back returns the latest record, nil if the queue is empty.
+func (q *expiryQueue) back() *expiryRecord {
+	if q.head == len(q.recs) {
+		return nil
+	}
+	return &q.recs[len(q.recs)-1]
 }
 
 // expiryHeap is a binary min-heap of expiry records ordered by at. It is

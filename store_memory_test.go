@@ -219,3 +219,47 @@ func TestExpiryHeapOrder(t *testing.T) {
 	}
 	assert.Equal(t, []int64{1, 2, 3, 3, 5, 7, 8, 9}, got)
 }
+
+// Entries expiring out of save order (Record with its own ExpiresAt) are
+// swept in expiry order too.
+func TestMemoryStoreSweepsOutOfOrderExpiry(t *testing.T) {
+	ctx := context.Background()
+	s, clock := newTestMemoryStore(3)
+	base := clock.now()
+	require.NoError(t, s.Save(ctx, "late", Challenge{ExpiresAt: base.Add(2 * time.Minute)}))
+	require.NoError(t, s.Save(ctx, "early", Challenge{ExpiresAt: base.Add(time.Minute)}))
+	require.NoError(t, s.Save(ctx, "later", Challenge{ExpiresAt: base.Add(3 * time.Minute)}))
+	clock.advance(90 * time.Second)
+	// At the limit: the save drops the expired "early" to make room.
+	require.NoError(t, s.Save(ctx, "new", Challenge{ExpiresAt: clock.now().Add(time.Minute)}))
+	_, err := s.Take(ctx, "early")
+	assert.ErrorIs(t, err, ErrNotFound)
+	for _, k := range []string{"late", "later", "new"} {
+		_, err := s.Take(ctx, k)
+		assert.NoError(t, err, k)
+	}
+	assert.Equal(t, 3, s.Len())
+}
+
+func TestExpiryQueueOrder(t *testing.T) {
+	var q expiryQueue
+	next := int64(0)
+	for round := range 50 {
+		for range round % 7 {
+			q.push(expiryRecord{at: next})
+			next++
+		}
+		for range round % 5 {
+			if q.front() != nil {
+				q.pop()
+			}
+		}
+	}
+	prev := int64(-1)
+	for q.front() != nil {
+		r := q.pop()
+		require.Greater(t, r.at, prev)
+		prev = r.at
+	}
+	assert.Equal(t, next-1, prev, "nothing lost")
+}

@@ -54,11 +54,9 @@ func (m *Middleware) checkToken(r *http.Request) (r2 *http.Request, client strin
 			return nil, "", badRequest(name + " must be sent in the request body, not in the URL query (RFC 6749 section 3.2)")
 		}
 	}
-	for name, vs := range p.values {
-		// RFC 8707: resource may repeat.
-		if len(vs) > 1 && name != paramResource {
-			return nil, "", badRequest("the parameter " + quoteParam(name) + " is given more than once (RFC 6749 section 3.1)")
-		}
+	// RFC 8707: resource may repeat.
+	if name := p.repeated(func(name string) bool { return name != paramResource }); name != "" {
+		return nil, "", badRequest("the parameter " + quoteParam(name) + " is given more than once (RFC 6749 section 3.1)")
 	}
 	client, e = tokenClient(r, p)
 	if e != nil {
