@@ -47,8 +47,9 @@ func (m *Middleware) Authorize(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		p, e := readParams(r, m.maxBodyBytes, false)
-		if e != nil {
+		var params params
+		p := &params
+		if e := readParams(p, r, m.maxBodyBytes, false); e != nil {
 			m.logRefusal(r.Context(), "authorize", "", e)
 			e.write(w)
 			return

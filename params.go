@@ -50,22 +50,21 @@ type params struct {
 	query          url.Values // the URL query alone
 }
 
-// readParams reads the query and, for POST, PUT and PATCH, the body of r:
+// readParams reads into p the query and, for POST, PUT and PATCH, the body of r:
 // once, at most maxBody bytes. Form bodies are understood, and JSON bodies
 // when allowJSON. Anything else is a refusal: the middleware never passes on
 // what it could not read.
-func readParams(r *http.Request, maxBody int64, allowJSON bool) (*params, *refusal) {
-	p := &params{}
+func readParams(p *params, r *http.Request, maxBody int64, allowJSON bool) *refusal {
 	var err error
 	if p.query, err = url.ParseQuery(r.URL.RawQuery); err != nil {
-		return nil, badRequest("the URL query cannot be parsed: " + err.Error())
+		return badRequest("the URL query cannot be parsed: " + err.Error())
 	}
 	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
 		if p.body, err = readBody(r, maxBody); err != nil {
 			if errors.Is(err, errBodyTooLarge) {
-				return nil, badRequest(fmt.Sprintf("the request body is larger than %d bytes", maxBody))
+				return badRequest(fmt.Sprintf("the request body is larger than %d bytes", maxBody))
 			}
-			return nil, badRequest("the request body could not be read")
+			return badRequest("the request body could not be read")
 		}
 	}
 	ct := r.Header.Get("Content-Type")
@@ -78,28 +77,28 @@ func readParams(r *http.Request, maxBody int64, allowJSON bool) (*params, *refus
 	case mt == mediaForm:
 		// RFC 6749 §4.1.3, appendix B.
 		if p.postForm, err = url.ParseQuery(string(p.body)); err != nil {
-			return nil, badRequest("the form body cannot be parsed: " + err.Error())
+			return badRequest("the form body cannot be parsed: " + err.Error())
 		}
 	case mt == mediaJSON && allowJSON:
 		var members url.Values
 		if members, err = parseJSONParams(p.body); err != nil {
-			return nil, badRequest("the JSON body cannot be read: " + strings.TrimPrefix(err.Error(), "pkce: "))
+			return badRequest("the JSON body cannot be read: " + strings.TrimPrefix(err.Error(), "pkce: "))
 		}
 		p.form, p.postForm = p.query, url.Values{}
 		p.values = merge(members, p.query)
-		return p, nil
+		return nil
 	case ct == "":
-		return nil, badRequest("the request body has no Content-Type; send it as " + mediaForm)
+		return badRequest("the request body has no Content-Type; send it as " + mediaForm)
 	default:
 		want := mediaForm
 		if allowJSON {
 			want += " (or " + mediaJSON + ")"
 		}
-		return nil, badRequest("the Content-Type " + quoteParam(ct) + " is not supported; send the parameters as " + want)
+		return badRequest("the Content-Type " + quoteParam(ct) + " is not supported; send the parameters as " + want)
 	}
 	p.form = merge(p.postForm, p.query)
 	p.values = p.form
-	return p, nil
+	return nil
 }
 
 // merge returns body and query values together as http.Request.ParseForm

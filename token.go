@@ -29,8 +29,9 @@ func (m *Middleware) Token(next http.Handler) http.Handler {
 func (m *Middleware) checkToken(r *http.Request) (r2 *http.Request, client string, e *refusal) {
 	// The grant must be known before anything passes, so every token
 	// request's body is read: what cannot be read is refused.
-	p, e := readParams(r, m.maxBodyBytes, true)
-	if e != nil {
+	var params params
+	p := &params
+	if e := readParams(p, r, m.maxBodyBytes, true); e != nil {
 		return nil, "", e
 	}
 	if len(p.values[paramGrantType]) > 1 {
