@@ -74,6 +74,11 @@ func (m *Middleware) Authorize(next http.Handler) http.Handler {
 // ok is false when the request is not PKCE's business or carries no
 // challenge under a policy that allows that.
 func (m *Middleware) checkAuthorize(r *http.Request, p *params) (c Challenge, ok bool, e *refusal) {
+	for name := range p.values {
+		if canon := caseVariant(name, paramResponseType, paramClientID, paramCodeChallenge, paramCodeChallengeMethod, paramRequest, paramRequestURI, paramRedirectURI); canon != "" {
+			return c, false, badRequest("parameter names are case-sensitive: send " + canon + ", not " + quoteParam(name))
+		}
+	}
 	// Duplicates first, so a repeated response_type is refused too.
 	if name := p.repeated(authorizeSingle); name != "" {
 		return c, false, badRequest(name + " is given more than once (RFC 6749 section 3.1)")
@@ -83,6 +88,10 @@ func (m *Middleware) checkAuthorize(r *http.Request, p *params) (c Challenge, ok
 	// outer request says: it is always PKCE's business (fail closed).
 	indirect := p.get(paramRequest) != "" || p.get(paramRequestURI) != ""
 	if !indirect && !hasValue(p.get(paramResponseType), "code") {
+		if hasValueFold(p.get(paramResponseType), "code") {
+			// A lenient handler could issue a code for it.
+			return c, false, badRequest("response_type values are case-sensitive: send response_type=code")
+		}
 		return c, false, nil // implicit and others: no code, no PKCE
 	}
 	client := p.get(paramClientID)
@@ -186,6 +195,16 @@ func redirectError(w http.ResponseWriter, p *params, redirectURI string, e *refu
 	h.Set("Location", u.String())
 	w.WriteHeader(http.StatusFound)
 	return true
+}
+
+// hasValueFold is hasValue ignoring case.
+func hasValueFold(list, v string) bool {
+	for _, item := range strings.Fields(list) {
+		if strings.EqualFold(item, v) {
+			return true
+		}
+	}
+	return false
 }
 
 // hasValue reports whether the space-separated list has v among its values.

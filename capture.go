@@ -1,12 +1,14 @@
 package pkce
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"html"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,8 +28,8 @@ type captureWriter struct {
 
 	state  captureState
 	status int
-	late   http.Header // the header the handler sees while a page is held
-	buf    []byte      // the held page
+	held   heldHeader // the header while a page is held
+	buf    []byte     // the held page
 }
 
 type captureState uint8
@@ -48,7 +50,7 @@ var errResponseReplaced = errors.New("pkce: the response was replaced because th
 // ignored by net/http once the header is written (trailers excepted).
 func (cw *captureWriter) Header() http.Header {
 	if cw.state == holding {
-		return cw.late
+		return cw.held.late
 	}
 	return cw.w.Header()
 }
@@ -100,7 +102,7 @@ func (cw *captureWriter) WriteHeader(code int) {
 	}
 	if cw.mayBeFormPost(h) {
 		cw.state = holding
-		cw.late = h.Clone()
+		cw.held = holdHeader(h)
 		return
 	}
 	cw.state = passing
@@ -178,6 +180,20 @@ func (cw *captureWriter) FlushError() error {
 	return http.NewResponseController(cw.w).Flush()
 }
 
+// errHijackHeld is what Hijack answers while the response is undecided.
+var errHijackHeld = errors.New("pkce: the authorization response cannot be hijacked before its status is written: the middleware must see any code it carries")
+
+// Hijack hands the connection over only once the response is decided
+// (its status written, any code in it bound): bytes written to the raw
+// connection before that could carry a code the middleware never saw.
+// http.ResponseController finds this method before it follows Unwrap.
+func (cw *captureWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if cw.state != passing {
+		return nil, nil, errHijackHeld
+	}
+	return http.NewResponseController(cw.w).Hijack()
+}
+
 // Unwrap returns the underlying writer, for http.ResponseController.
 func (cw *captureWriter) Unwrap() http.ResponseWriter { return cw.w }
 
@@ -234,18 +250,47 @@ func (cw *captureWriter) release(truncated bool) bool {
 	}
 	cw.state = passing
 	h := cw.w.Header()
+	trailers := cw.held.restore(h)
 	cw.w.WriteHeader(cw.status)
 	if len(cw.buf) > 0 {
 		_, _ = cw.w.Write(cw.buf)
 	}
 	cw.buf = nil
-	// Trailers the handler set while the page was held still go out.
-	for k, vs := range cw.late {
-		if strings.HasPrefix(k, http.TrailerPrefix) || declaredTrailer(h, k) {
-			h[k] = vs
-		}
+	for k, vs := range trailers {
+		h[k] = vs
 	}
 	return true
+}
+
+// heldHeader is the header of a response held back after its status was
+// set: what net/http would have sent then (sent), and the copy the handler
+// goes on changing (late), as net/http would ignore those changes.
+type heldHeader struct{ sent, late http.Header }
+
+func holdHeader(h http.Header) heldHeader {
+	return heldHeader{sent: h.Clone(), late: h.Clone()}
+}
+
+// restore makes h the header as it was when the status was set. Changes
+// made since, through Header or through a map the handler kept from before
+// (a Location with a code, say), are dropped, except trailers, which it
+// returns to be set after the body.
+func (hh heldHeader) restore(h http.Header) (trailers http.Header) {
+	for _, changed := range [2]http.Header{hh.late, h} {
+		for k, vs := range changed {
+			if strings.HasPrefix(k, http.TrailerPrefix) || declaredTrailer(hh.sent, k) {
+				if trailers == nil {
+					trailers = http.Header{}
+				}
+				trailers[k] = vs
+			}
+		}
+	}
+	clear(h)
+	for k, vs := range hh.sent {
+		h[k] = vs
+	}
+	return trailers
 }
 
 // saveLocationCodes binds the challenge to each code in a redirect

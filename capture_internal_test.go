@@ -75,15 +75,21 @@ func TestLocationCodes(t *testing.T) {
 	}
 }
 
-func TestCaptureWriterHasNoInventedInterfaces(t *testing.T) {
+func TestCaptureWriterInterfaces(t *testing.T) {
 	var w http.ResponseWriter = &captureWriter{w: httptest.NewRecorder()}
-	_, hijacker := w.(http.Hijacker)
-	assert.False(t, hijacker, "Hijack is reached through Unwrap, never invented")
 	_, flusher := w.(http.Flusher)
 	assert.True(t, flusher)
+	// Hijack is refused while the response is undecided, and otherwise
+	// only what the underlying writer can do: a recorder cannot.
+	_, _, err := http.NewResponseController(w).Hijack()
+	assert.ErrorIs(t, err, errHijackHeld)
+	w.(*captureWriter).state = passing
+	_, _, err = http.NewResponseController(w).Hijack()
+	assert.ErrorIs(t, err, http.ErrNotSupported)
+
 	var d http.ResponseWriter = &discoveryWriter{w: httptest.NewRecorder()}
-	_, hijacker = d.(http.Hijacker)
-	assert.False(t, hijacker)
+	_, hijacker := d.(http.Hijacker)
+	assert.False(t, hijacker, "reached through Unwrap, never invented")
 }
 
 // recordingStore records the keys saved.

@@ -29,7 +29,8 @@ const maxMetadataBytes = 1 << 20
 // Non-JSON, non-2xx and content-encoded responses pass unchanged, so put
 // compression outside this wrapper. A rewritten response gets a correct
 // Content-Length and loses its ETag; a HEAD response is not rewritten but
-// loses its Content-Length, which would not match the rewritten GET body.
+// loses its Content-Length and ETag, which would not match the rewritten
+// GET body.
 // JSON means a Content-Type of application/json or …+json, or none with a
 // body that starts with '{'. The returned handler is safe for concurrent use.
 func (m *Middleware) Discovery(next http.Handler) http.Handler {
@@ -201,13 +202,13 @@ type discoveryWriter struct {
 
 	state  captureState // pending, holding (buffering the document) or passing
 	status int
-	late   http.Header
+	held   heldHeader
 	buf    []byte
 }
 
 func (dw *discoveryWriter) Header() http.Header {
 	if dw.state == holding {
-		return dw.late
+		return dw.held.late
 	}
 	return dw.w.Header()
 }
@@ -232,10 +233,11 @@ func (dw *discoveryWriter) WriteHeader(code int) {
 	switch {
 	case rewritable && dw.head:
 		h.Del("Content-Length") // it would not match the rewritten GET body
+		h.Del("ETag")           // nor would the ETag
 		dw.dropBody = true
 	case rewritable:
 		dw.state = holding
-		dw.late = h.Clone()
+		dw.held = holdHeader(h)
 		return
 	}
 	dw.state = passing
@@ -255,7 +257,7 @@ func (dw *discoveryWriter) Write(b []byte) (int, error) {
 	if len(dw.buf)+len(b) > maxMetadataBytes {
 		dw.m.log.LogAttrs(dw.r.Context(), slog.LevelWarn, "pkce: metadata document too large to rewrite; code_challenge_methods_supported not added",
 			slog.Int("limit", maxMetadataBytes))
-		dw.send(dw.buf)
+		dw.send(dw.buf, false)
 		return dw.w.Write(b)
 	}
 	dw.buf = append(dw.buf, b...)
@@ -288,32 +290,30 @@ func (dw *discoveryWriter) finish() {
 	if dw.state != holding {
 		return
 	}
-	body := dw.buf
+	dw.send(dw.buf, true)
+}
+
+// send ends holding and writes body, rewritten when rewrite is set and the
+// body is a JSON object.
+func (dw *discoveryWriter) send(body []byte, rewrite bool) {
 	h := dw.w.Header()
+	trailers := dw.held.restore(h)
 	ct := h.Get("Content-Type")
-	if ct != "" || bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("{")) {
+	if rewrite && (ct != "" || firstNonSpace(body) == '{') {
 		if out, err := rewriteMetadata(body, dw.m.methodsJSON); err == nil {
 			body = out
 			h.Set("Content-Length", strconv.Itoa(len(body)))
 			h.Del("ETag")
 		}
 	}
-	dw.send(body)
-}
-
-// send ends holding and writes body.
-func (dw *discoveryWriter) send(body []byte) {
-	h := dw.w.Header()
 	dw.state = passing
 	dw.w.WriteHeader(dw.status)
 	if len(body) > 0 {
 		_, _ = dw.w.Write(body)
 	}
 	dw.buf = nil
-	for k, vs := range dw.late {
-		if strings.HasPrefix(k, http.TrailerPrefix) || declaredTrailer(h, k) {
-			h[k] = vs
-		}
+	for k, vs := range trailers {
+		h[k] = vs
 	}
 }
 

@@ -50,16 +50,21 @@ type params struct {
 	query          url.Values // the URL query alone
 }
 
-// readParams reads into p the query and, for POST, PUT and PATCH, the body of r:
-// once, at most maxBody bytes. Form bodies are understood, and JSON bodies
-// when allowJSON. Anything else is a refusal: the middleware never passes on
-// what it could not read.
-func readParams(p *params, r *http.Request, maxBody int64, allowJSON bool) *refusal {
+// readParams reads into p the query and the body of r: once, at most
+// maxBody bytes. The body is read for POST, PUT and PATCH, and at the token
+// endpoint (token) for any method that sends one. Form bodies are
+// understood, and JSON bodies at the token endpoint. Anything else is a
+// refusal: the middleware never passes on what it could not read.
+func readParams(p *params, r *http.Request, maxBody int64, token bool) *refusal {
 	var err error
 	if p.query, err = url.ParseQuery(r.URL.RawQuery); err != nil {
 		return badRequest("the URL query cannot be parsed: " + err.Error())
 	}
-	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
+	formMethod := r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch
+	if formMethod || (token && hasBody(r)) {
+		if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") && hasBody(r) {
+			return badRequest("the request body is content-encoded (" + quoteParam(enc) + "); send it uncompressed")
+		}
 		if p.body, err = readBody(r, maxBody); err != nil {
 			if errors.Is(err, errBodyTooLarge) {
 				return badRequest(fmt.Sprintf("the request body is larger than %d bytes", maxBody))
@@ -68,37 +73,73 @@ func readParams(p *params, r *http.Request, maxBody int64, allowJSON bool) *refu
 		}
 	}
 	ct := r.Header.Get("Content-Type")
-	switch mt := mediaType(ct); {
+	mt := mediaType(ct)
+	var body url.Values
+	switch {
 	case len(p.body) == 0:
 		// An empty body may come with any Content-Type, or none.
-		if mt == mediaForm {
-			p.postForm = url.Values{}
-		}
 	case mt == mediaForm:
-		// RFC 6749 §4.1.3, appendix B.
-		if p.postForm, err = url.ParseQuery(string(p.body)); err != nil {
+		// RFC 6749 §4.1.3, appendix B. A JSON document labelled as a form
+		// would parse as junk with no grant: refuse it rather than pass it.
+		if c := firstNonSpace(p.body); c == '{' || c == '[' {
+			return badRequest("the body is JSON but its Content-Type says " + mediaForm + "; send it as " + mediaForm)
+		}
+		if body, err = url.ParseQuery(string(p.body)); err != nil {
 			return badRequest("the form body cannot be parsed: " + err.Error())
 		}
-	case mt == mediaJSON && allowJSON:
-		var members url.Values
-		if members, err = parseJSONParams(p.body); err != nil {
+	case mt == mediaJSON && token:
+		if body, err = parseJSONParams(p.body); err != nil {
 			return badRequest("the JSON body cannot be read: " + strings.TrimPrefix(err.Error(), "pkce: "))
 		}
-		p.form, p.postForm = p.query, url.Values{}
-		p.values = merge(members, p.query)
-		return nil
 	case ct == "":
 		return badRequest("the request body has no Content-Type; send it as " + mediaForm)
 	default:
 		want := mediaForm
-		if allowJSON {
+		if token {
 			want += " (or " + mediaJSON + ")"
 		}
 		return badRequest("the Content-Type " + quoteParam(ct) + " is not supported; send the parameters as " + want)
 	}
-	p.form = merge(p.postForm, p.query)
-	p.values = p.form
+	p.values = merge(body, p.query)
+	// What http.Request.ParseForm would give the handler: the body's values
+	// only for a form body of POST, PUT or PATCH.
+	if formMethod && mt == mediaForm {
+		p.form, p.postForm = p.values, body
+		if p.postForm == nil {
+			p.postForm = url.Values{}
+		}
+	} else {
+		p.form, p.postForm = p.query, url.Values{}
+	}
 	return nil
+}
+
+// hasBody reports whether r sends a body.
+func hasBody(r *http.Request) bool {
+	return r.Body != nil && r.Body != http.NoBody && (r.ContentLength != 0 || len(r.TransferEncoding) > 0)
+}
+
+func firstNonSpace(b []byte) byte {
+	for _, c := range b {
+		if !isJSONSpace(c) {
+			return c
+		}
+	}
+	return 0
+}
+
+// caseVariant returns the name among names that key equals but for case
+// (Unicode simple folding, as encoding/json and form binders match), or
+// "". A request that spells a parameter the middleware reads in another
+// case could be read by a lenient handler as the parameter the middleware
+// did not check.
+func caseVariant(key string, names ...string) string {
+	for _, n := range names {
+		if len(key) >= len(n) && key != n && strings.EqualFold(key, n) {
+			return n
+		}
+	}
+	return ""
 }
 
 // merge returns body and query values together as http.Request.ParseForm
@@ -132,10 +173,7 @@ func (p *params) request(r *http.Request, ctx context.Context) *http.Request {
 	if p.body != nil {
 		r2.Body = &replayBody{Reader: bytes.NewReader(p.body)}
 	}
-	r2.Form = p.form
-	if p.postForm != nil {
-		r2.PostForm = p.postForm
-	}
+	r2.Form, r2.PostForm = p.form, p.postForm
 	return r2
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,7 +94,7 @@ func (s *MemoryStore) Save(ctx context.Context, key string, c Challenge) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	now := s.now()
+	now := s.now().Round(0) // the wall clock, as the sweep and the wrapped server
 	if !c.ExpiresAt.After(now) {
 		return errSaveExpired
 	}
@@ -142,7 +143,7 @@ func (s *MemoryStore) Take(ctx context.Context, key string) (Challenge, error) {
 	if err := ctx.Err(); err != nil {
 		return Challenge{}, err
 	}
-	now := s.now()
+	now := s.now().Round(0)
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -186,7 +187,7 @@ func (s *MemoryStore) sweepLocked(sh *memoryShard, now time.Time, limit int) {
 		}
 		// The key may have been saved again since this record was pushed:
 		// remove it only if the entry is still the one that expired.
-		if e, ok := sh.entries[rec.key]; ok && e.c.ExpiresAt.UnixNano() == rec.at {
+		if e, ok := sh.entries[rec.key]; ok && expiryNanos(e.c.ExpiresAt) == rec.at {
 			delete(sh.entries, rec.key)
 			s.count.Add(-1)
 		}
@@ -196,13 +197,24 @@ func (s *MemoryStore) sweepLocked(sh *memoryShard, now time.Time, limit int) {
 // put stores e under key and schedules its expiry. sh.mu must be held.
 func (sh *memoryShard) put(key string, e memoryEntry) {
 	sh.entries[key] = e
-	rec := expiryRecord{key: key, at: e.c.ExpiresAt.UnixNano()}
+	rec := expiryRecord{key: key, at: expiryNanos(e.c.ExpiresAt)}
 	if last := sh.queue.back(); last == nil || rec.at >= last.at {
 		sh.queue.push(rec)
 	} else {
 		sh.heap.push(rec)
 	}
 }
+
+// expiryNanos is t in Unix nanoseconds, the latest such time for t past
+// the year 2262, where UnixNano would overflow.
+func expiryNanos(t time.Time) int64 {
+	if t.After(maxNanoTime) {
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+var maxNanoTime = time.Unix(0, math.MaxInt64)
 
 // expiryRecord says when the entry under key expires.
 type expiryRecord struct {

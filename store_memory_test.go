@@ -263,3 +263,17 @@ func TestExpiryQueueOrder(t *testing.T) {
 	}
 	assert.Equal(t, next-1, prev, "nothing lost")
 }
+
+// An ExpiresAt past the year 2262 (where UnixNano overflows) is kept, not
+// swept at once.
+func TestMemoryStoreFarFutureExpiry(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestMemoryStore(0)
+	require.NoError(t, s.Save(ctx, "k", Challenge{Value: "v", ExpiresAt: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)}))
+	for i := range 10 {
+		require.NoError(t, s.Save(ctx, fmt.Sprint(i), Challenge{ExpiresAt: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)}))
+	}
+	got, err := s.Take(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, "v", got.Value)
+}

@@ -3,6 +3,7 @@ package pkce
 import (
 	"errors"
 	"net/http"
+	"strings"
 )
 
 const grantAuthorizationCode = "authorization_code"
@@ -34,10 +35,19 @@ func (m *Middleware) checkToken(r *http.Request) (r2 *http.Request, client strin
 	if e := readParams(p, r, m.maxBodyBytes, true); e != nil {
 		return nil, "", e
 	}
+	for name := range p.values {
+		if canon := caseVariant(name, tokenParams...); canon != "" {
+			return nil, "", badRequest("parameter names are case-sensitive: send " + canon + ", not " + quoteParam(name))
+		}
+	}
 	if len(p.values[paramGrantType]) > 1 {
 		return nil, "", badRequest("grant_type is given more than once (RFC 6749 section 3.1)")
 	}
 	if grant := p.get(paramGrantType); grant != grantAuthorizationCode {
+		if strings.EqualFold(strings.TrimSpace(grant), grantAuthorizationCode) {
+			// A lenient handler could take it for authorization_code.
+			return nil, "", badRequest("grant_type values are case-sensitive: send grant_type=authorization_code")
+		}
 		if grant == "" && p.get(paramCode) != "" {
 			return nil, "", badRequest("the request has a code but no grant_type; send grant_type=authorization_code")
 		}
@@ -95,6 +105,9 @@ func (m *Middleware) checkToken(r *http.Request) (r2 *http.Request, client strin
 	}
 	return p.request(r, nil), client, nil
 }
+
+// tokenParams are the token request parameters the middleware reads.
+var tokenParams = []string{paramGrantType, paramCode, paramCodeVerifier, paramClientID, paramClientSecret, paramRedirectURI}
 
 // queryForbidden are the parameters an authorization_code request must not
 // carry in its URL query.
