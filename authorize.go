@@ -50,6 +50,15 @@ func (m *Middleware) Authorize(next http.Handler) http.Handler {
 		var params params
 		p := &params
 		if e := readParams(p, r, m.maxBodyBytes, false); e != nil {
+			if p.query != nil && !p.consumed && !maybeCodeRequest(p.query) {
+				// A POST the middleware cannot read, whose query shows it
+				// is no code request (a login form, say): not PKCE's
+				// business. Were its body to ask for a code anyway, the
+				// code would have no challenge and fail at the token
+				// endpoint under a requiring policy.
+				next.ServeHTTP(w, r)
+				return
+			}
 			m.logRefusal(r.Context(), "authorize", "", e)
 			e.write(w)
 			return
@@ -195,6 +204,11 @@ func redirectError(w http.ResponseWriter, p *params, redirectURI string, e *refu
 	h.Set("Location", u.String())
 	w.WriteHeader(http.StatusFound)
 	return true
+}
+
+// maybeCodeRequest reports whether the parameters q may ask for a code.
+func maybeCodeRequest(q url.Values) bool {
+	return hasValueFold(q.Get(paramResponseType), "code") || q.Get(paramRequest) != "" || q.Get(paramRequestURI) != ""
 }
 
 // hasValueFold is hasValue ignoring case.

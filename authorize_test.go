@@ -263,15 +263,41 @@ func TestAuthorizePOSTBodyReachesHandler(t *testing.T) {
 }
 
 func TestAuthorizePOSTBodyLimitsAndTypes(t *testing.T) {
-	s := newStack(t, pkce.Config{MaxBodyBytes: 100})
-	resp, body := s.post(t, "/authorize", url.Values{"response_type": {"code"}, "pad": {strings.Repeat("x", 200)}})
-	assertAuthorizeRefused(t, s, resp, body, http.StatusBadRequest, "invalid_request", "larger than 100 bytes")
-
-	req, err := http.NewRequest(http.MethodPost, s.srv.URL+"/authorize", strings.NewReader(`{"response_type":"code"}`))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	resp, body = s.do(t, req)
-	assertAuthorizeRefused(t, s, resp, body, http.StatusBadRequest, "invalid_request", "not supported")
+	tests := []struct {
+		name, query, contentType, body string
+		refused                        string // "" for passed through untouched
+	}{
+		{"oversized, code request in the query", "?response_type=code&client_id=app", "application/x-www-form-urlencoded", "pad=" + strings.Repeat("x", 200), "larger than 100 bytes"},
+		{"JSON, code request in the query", "?response_type=code&client_id=app", "application/json", `{"code_challenge":"x"}`, "not supported"},
+		{"oversized login form, no code request in the query", "?client_id=app", "application/x-www-form-urlencoded", "pad=" + strings.Repeat("x", 200), ""},
+		{"JSON, no code request in the query", "", "application/json", `{"user":"alice"}`, ""},
+		{"multipart login form", "", "multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data; name=\"user\"\r\n\r\nalice\r\n--x--\r\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := pkce.New(pkce.Config{MaxBodyBytes: 100})
+			require.NoError(t, err)
+			var got string
+			srv := httptest.NewServer(m.Authorize(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				got = string(b)
+				w.WriteHeader(http.StatusTeapot)
+			})))
+			defer srv.Close()
+			resp, err := http.Post(srv.URL+tt.query, tt.contentType, strings.NewReader(tt.body))
+			require.NoError(t, err)
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if tt.refused == "" {
+				assert.Equal(t, http.StatusTeapot, resp.StatusCode, "passed through: %s", body)
+				assert.Equal(t, tt.body, got, "the body reaches the handler untouched")
+				return
+			}
+			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+			assert.Contains(t, string(body), tt.refused)
+			assert.Empty(t, got)
+		})
+	}
 }
 
 // The login page in between: the authorize wrapper sees a page without a

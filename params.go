@@ -48,6 +48,7 @@ type params struct {
 	// for a JSON body, the query values and no body values.
 	form, postForm url.Values
 	query          url.Values // the URL query alone
+	consumed       bool       // the body was read from r
 }
 
 // readParams reads into p the query and the body of r: once, at most
@@ -60,11 +61,20 @@ func readParams(p *params, r *http.Request, maxBody int64, token bool) *refusal 
 	if p.query, err = url.ParseQuery(r.URL.RawQuery); err != nil {
 		return badRequest("the URL query cannot be parsed: " + err.Error())
 	}
+	ct := r.Header.Get("Content-Type")
+	mt := mediaType(ct)
 	formMethod := r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch
 	if formMethod || (token && hasBody(r)) {
+		if hasBody(r) && mt != mediaForm && (mt != mediaJSON || !token) {
+			return unsupportedBody(ct, token) // refused before a byte is read
+		}
 		if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") && hasBody(r) {
 			return badRequest("the request body is content-encoded (" + quoteParam(enc) + "); send it uncompressed")
 		}
+		if r.ContentLength > maxBody {
+			return badRequest(fmt.Sprintf("the request body is larger than %d bytes", maxBody))
+		}
+		p.consumed = hasBody(r)
 		if p.body, err = readBody(r, maxBody); err != nil {
 			if errors.Is(err, errBodyTooLarge) {
 				return badRequest(fmt.Sprintf("the request body is larger than %d bytes", maxBody))
@@ -72,8 +82,6 @@ func readParams(p *params, r *http.Request, maxBody int64, token bool) *refusal 
 			return badRequest("the request body could not be read")
 		}
 	}
-	ct := r.Header.Get("Content-Type")
-	mt := mediaType(ct)
 	var body url.Values
 	switch {
 	case len(p.body) == 0:
@@ -91,14 +99,8 @@ func readParams(p *params, r *http.Request, maxBody int64, token bool) *refusal 
 		if body, err = parseJSONParams(p.body); err != nil {
 			return badRequest("the JSON body cannot be read: " + strings.TrimPrefix(err.Error(), "pkce: "))
 		}
-	case ct == "":
-		return badRequest("the request body has no Content-Type; send it as " + mediaForm)
 	default:
-		want := mediaForm
-		if token {
-			want += " (or " + mediaJSON + ")"
-		}
-		return badRequest("the Content-Type " + quoteParam(ct) + " is not supported; send the parameters as " + want)
+		return unsupportedBody(ct, token)
 	}
 	p.values = merge(body, p.query)
 	// What http.Request.ParseForm would give the handler: the body's values
@@ -112,6 +114,17 @@ func readParams(p *params, r *http.Request, maxBody int64, token bool) *refusal 
 		p.form, p.postForm = p.query, url.Values{}
 	}
 	return nil
+}
+
+func unsupportedBody(ct string, token bool) *refusal {
+	want := mediaForm
+	if token {
+		want += " (or " + mediaJSON + ")"
+	}
+	if ct == "" {
+		return badRequest("the request body has no Content-Type; send it as " + want)
+	}
+	return badRequest("the Content-Type " + quoteParam(ct) + " is not supported; send the parameters as " + want)
 }
 
 // hasBody reports whether r sends a body.
