@@ -172,11 +172,11 @@ func redirectError(w http.ResponseWriter, p *params, redirectURI string, e *refu
 	h.Set("Cache-Control", "no-store")
 	switch mode {
 	case "query":
-		q := u.Query()
-		for k, vs := range v {
-			q[k] = vs
+		// RFC 6749 §3.1.2: the redirect URI's own query is retained as is.
+		if u.RawQuery != "" {
+			u.RawQuery += "&"
 		}
-		u.RawQuery = q.Encode()
+		u.RawQuery += v.Encode()
 	case "fragment":
 		u.Fragment = ""
 		u.RawFragment = ""

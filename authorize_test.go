@@ -430,12 +430,16 @@ func TestAuthorizeStalledStoreFailsInTime(t *testing.T) {
 
 func TestAuthorizeRedirectErrors(t *testing.T) {
 	vouch := func(r *http.Request, clientID, redirectURI string) bool {
-		return clientID == "app" && redirectURI == testRedirect
+		return clientID == "app" && strings.HasPrefix(redirectURI, testRedirect)
 	}
 	tests := []struct {
 		name, query string
 		check       func(t *testing.T, resp *http.Response, body string)
 	}{
+		{"query keeps the redirect URI's own query", "response_type=code&client_id=app&state=st&redirect_uri=" + url.QueryEscape(testRedirect+"?z=1&a=2"), func(t *testing.T, resp *http.Response, body string) {
+			require.Equal(t, http.StatusFound, resp.StatusCode)
+			assert.True(t, strings.HasPrefix(resp.Header.Get("Location"), testRedirect+"?z=1&a=2&"), resp.Header.Get("Location"))
+		}},
 		{"query", "response_type=code&client_id=app&state=st&redirect_uri=" + url.QueryEscape(testRedirect), func(t *testing.T, resp *http.Response, body string) {
 			require.Equal(t, http.StatusFound, resp.StatusCode)
 			loc, err := url.Parse(resp.Header.Get("Location"))
