@@ -127,7 +127,10 @@ var refusalCases = []struct {
 		})), 0
 	}},
 	{"authorize/POST JSON", "invalid_request", "not supported", func(t *testing.T, st *stack) (*http.Response, int) {
-		return sendRaw(t, http.MethodPost, st.url("/authorize"), "application/json", `{"response_type":"code"}`, nil), 0
+		// A code request by its query whose body the middleware cannot read.
+		// (Without response_type=code in the query it is not PKCE's
+		// business and passes through.)
+		return sendRaw(t, http.MethodPost, st.url("/authorize?response_type=code"), "application/json", `{"client_id":"app"}`, nil), 0
 	}},
 	{"token/wrong verifier", "invalid_grant", "does not match", func(t *testing.T, st *stack) (*http.Response, int) {
 		code := codeFor(t, st, pkce.GenerateVerifier())

@@ -167,7 +167,8 @@ func TestRefusals(t *testing.T) {
 			return send(t, http.MethodGet, st.url("/authorize?"+authorizeQuery(pkce.GenerateVerifier(), func(q url.Values) { q.Add("state", "") }).Encode()), "", "", nil)
 		}},
 		{"authorize/POST JSON", "invalid_request", func(t *testing.T, st *ginStack) *http.Response {
-			return send(t, http.MethodPost, st.url("/authorize"), "application/json", `{"response_type":"code"}`, nil)
+			// A code request by its query whose body cannot be read.
+			return send(t, http.MethodPost, st.url("/authorize?response_type=code"), "application/json", `{"client_id":"app"}`, nil)
 		}},
 		{"token/wrong verifier", "invalid_grant", func(t *testing.T, st *ginStack) *http.Response {
 			res := mustAuthorize(t, st, http.MethodGet, authorizeQuery(pkce.GenerateVerifier(), nil))
