@@ -37,8 +37,11 @@ func authorizeSingle(name string) bool {
 // [Config.RedirectErrors]. Methods other than GET, HEAD and POST pass
 // through untouched, as do requests without response_type code; a request
 // with request or request_uri (RFC 9101, RFC 9126) is checked whatever its
-// outer response_type, since the real one is inside. The returned handler
-// is safe for concurrent use.
+// outer response_type, since the real one is inside. A POST whose body the
+// middleware cannot read (not a form, or larger than [Config.MaxBodyBytes])
+// is refused when its query asks for a code and passes through untouched
+// otherwise (a login form, say). The returned handler is safe for
+// concurrent use.
 func (m *Middleware) Authorize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
