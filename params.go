@@ -57,10 +57,11 @@ type params struct {
 // understood, and JSON bodies at the token endpoint. Anything else is a
 // refusal: the middleware never passes on what it could not read.
 func readParams(p *params, r *http.Request, maxBody int64, token bool) *refusal {
-	var err error
-	if p.query, err = url.ParseQuery(r.URL.RawQuery); err != nil {
+	query, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
 		return badRequest("the URL query cannot be parsed: " + err.Error())
 	}
+	p.query = query // only once it is known whole
 	ct := r.Header.Get("Content-Type")
 	mt := mediaType(ct)
 	formMethod := r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch
