@@ -50,8 +50,8 @@ func (m *Middleware) Authorize(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		var params params
-		p := &params
+		var read params
+		p := &read
 		if e := readParams(p, r, m.maxBodyBytes, false); e != nil {
 			if p.query != nil && !p.consumed && !maybeCodeRequest(p.query) {
 				// A POST the middleware cannot read, whose query shows it

@@ -30,8 +30,8 @@ func (m *Middleware) Token(next http.Handler) http.Handler {
 func (m *Middleware) checkToken(r *http.Request) (r2 *http.Request, client string, e *refusal) {
 	// The grant must be known before anything passes, so every token
 	// request's body is read: what cannot be read is refused.
-	var params params
-	p := &params
+	var read params
+	p := &read
 	if e := readParams(p, r, m.maxBodyBytes, true); e != nil {
 		return nil, "", e
 	}
