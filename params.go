@@ -111,8 +111,11 @@ func readParams(p *params, r *http.Request, maxBody int64, token bool) *refusal 
 		if p.postForm == nil {
 			p.postForm = url.Values{}
 		}
-	} else {
+	} else if formMethod {
+		// Filled, so a later ParseForm does not read the body again.
 		p.form, p.postForm = p.query, url.Values{}
+	} else {
+		p.form = p.query // ParseForm fills PostForm with an empty map if asked
 	}
 	return nil
 }
