@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -50,7 +51,9 @@ type Config struct {
 	// StoreTimeout bounds every Store call, within the request's own
 	// deadline, so a stalled store fails the request in time (HTTP 500)
 	// instead of hanging it. Zero: 2 seconds. The [MemoryStore] never blocks
-	// and is called without a timer.
+	// and is called without a timer. A call abandoned at the deadline still
+	// counts until it returns; past 10,000 such calls a request fails at once
+	// rather than add a goroutine for a store that stopped answering.
 	StoreTimeout time.Duration
 	// MaxBodyBytes bounds the token request body and a POST authorization
 	// request body the middleware reads. A larger body is refused with
@@ -75,6 +78,8 @@ type Middleware struct {
 	redirectErrors  func(*http.Request, string, string) bool
 	log             *slog.Logger
 	storeTimeout    time.Duration
+	storeCalls      atomic.Int64 // Store calls running, abandoned ones included
+	maxStoreCalls   int64
 	maxBodyBytes    int64
 	maxCaptureBytes int
 	methodsJSON     []byte // code_challenge_methods_supported, S256 first
@@ -105,6 +110,7 @@ func New(c Config) (*Middleware, error) {
 		maxBodyBytes:    orDefault(c.MaxBodyBytes, DefaultMaxBodyBytes),
 		maxCaptureBytes: orDefault(c.MaxCaptureBytes, DefaultMaxCaptureBytes),
 		now:             time.Now,
+		maxStoreCalls:   maxStoreCalls,
 	}
 	if m.store == nil {
 		m.store = NewMemoryStore()
@@ -211,6 +217,11 @@ func (m *Middleware) take(ctx context.Context, key string) (Challenge, error) {
 	})
 }
 
+// maxStoreCalls bounds the Store calls of one Middleware running at once.
+const maxStoreCalls = 10_000
+
+var errStoreBusy = errors.New("pkce: too many store calls are still running; the store has stopped answering")
+
 type storeResult struct {
 	c   Challenge
 	err error
@@ -220,11 +231,20 @@ type storeResult struct {
 // ignores its context still cannot hold the request past the deadline: the
 // call runs on its own goroutine and is abandoned at the deadline. Whatever
 // the abandoned call does later can only burn a code, never pass one.
+//
+// Calls still running, answered or abandoned, are bounded too: past
+// maxStoreCalls a request fails at once instead of adding a goroutine to a
+// store that has stopped answering.
 func (m *Middleware) bounded(ctx context.Context, call func(context.Context) (Challenge, error)) (Challenge, error) {
+	if m.storeCalls.Add(1) > m.maxStoreCalls {
+		m.storeCalls.Add(-1)
+		return Challenge{}, errStoreBusy
+	}
 	ctx, cancel := context.WithTimeout(ctx, m.storeTimeout)
 	defer cancel()
 	done := make(chan storeResult, 1)
 	go func() {
+		defer m.storeCalls.Add(-1)
 		c, err := call(ctx)
 		done <- storeResult{c, err}
 	}()
