@@ -53,9 +53,12 @@
 // server_error; 503 temporarily_unavailable when the store is full): a code
 // whose challenge could not be recorded never reaches the client, and a
 // token request that could not be checked never reaches the token handler.
-// A parameter given twice, a body the middleware cannot read and OAuth
-// parameters smuggled into the token request's URL query are refused
-// rather than passed on. Verifiers are compared in constant time. Store
+// A parameter given twice or named in another case, a token request body
+// the middleware cannot read (unknown or mislabelled type, content-encoded,
+// oversized) and OAuth parameters smuggled into the token request's URL
+// query are refused rather than passed on; so is an authorization request
+// for a code whose body cannot be read. Verifiers are compared in constant
+// time. Store
 // keys are SHA-256 hashes of the codes, so no store holds a live code.
 // Nothing secret is logged: not a verifier, a challenge or a code. Every
 // refusal carries an error_description that says what the client must fix.
