@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -28,6 +30,7 @@ func FuzzAuthorize(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	var minted atomic.Int64
 	f.Fuzz(func(t *testing.T, query, body string, post bool) {
 		var reached bool
 		h := m.Authorize(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -48,7 +51,8 @@ func FuzzAuthorize(f *testing.F) {
 					t.Fatalf("method %q passed under S256-only", c.Method)
 				}
 			}
-			http.Redirect(w, r, "http://127.0.0.1:9/cb?code=fuzz-code", http.StatusFound)
+			code := fmt.Sprintf("fuzz-code-%d", minted.Add(1))
+			http.Redirect(w, r, "http://127.0.0.1:9/cb?code="+code, http.StatusFound)
 		}))
 		method := http.MethodGet
 		if post {

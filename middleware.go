@@ -217,6 +217,27 @@ func (m *Middleware) take(ctx context.Context, key string) (Challenge, error) {
 	})
 }
 
+// takeAs calls Restorer.TakeAs bounded by the store timeout.
+func (m *Middleware) takeAs(ctx context.Context, rs Restorer, key string, take uint64) (Challenge, error) {
+	if m.storeIsMemory {
+		return rs.TakeAs(ctx, key, take)
+	}
+	return m.bounded(ctx, func(ctx context.Context) (Challenge, error) {
+		return rs.TakeAs(ctx, key, take)
+	})
+}
+
+// restore calls Restorer.Restore bounded by the store timeout.
+func (m *Middleware) restore(ctx context.Context, rs Restorer, key string, take uint64) error {
+	if m.storeIsMemory {
+		return rs.Restore(ctx, key, take)
+	}
+	_, err := m.bounded(ctx, func(ctx context.Context) (Challenge, error) {
+		return Challenge{}, rs.Restore(ctx, key, take)
+	})
+	return err
+}
+
 // maxStoreCalls bounds the Store calls of one Middleware running at once.
 const maxStoreCalls = 10_000
 

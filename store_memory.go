@@ -58,9 +58,14 @@ type memoryShard struct {
 }
 
 type memoryEntry struct {
-	c    Challenge
-	used bool
+	c Challenge
+	// taker is 0 while the entry is unused, and then the take that used it
+	// ([MemoryStore.TakeAs]; plainTake for Take).
+	taker uint64
 }
+
+// plainTake marks an entry used by Take, which no Restore can undo.
+const plainTake = math.MaxUint64
 
 // NewMemoryStore returns an empty MemoryStore holding at most
 // [DefaultMaxEntries] live challenges.
@@ -85,11 +90,14 @@ func NewMemoryStoreWithOptions(o MemoryStoreOptions) *MemoryStore {
 // ExpiresAt is not in the future.
 var errSaveExpired = errors.New("pkce: challenge ExpiresAt is not in the future")
 
-// Save records c under key until c.ExpiresAt. It returns [ErrUsed], changing
-// nothing, if key holds a used entry that has not expired; [ErrStoreFull] if
-// the store holds its maximum of live entries even after dropping the
-// expired ones; an error if c.ExpiresAt is not in the future. Saving over a
-// live unused entry replaces it. Safe for concurrent use.
+// Save records c under key until c.ExpiresAt. A key is never rebound: it
+// returns [ErrUsed], changing nothing, if key holds a used entry that has
+// not expired, and [ErrExists], changing nothing, if it holds a live unused
+// entry with another challenge (Value, Method or ClientID); a Save of the
+// same challenge again succeeds and keeps the entry as it is. It returns
+// [ErrStoreFull] if the store holds its maximum of live entries even after
+// dropping the expired ones, and an error if c.ExpiresAt is not in the
+// future. Safe for concurrent use.
 func (s *MemoryStore) Save(ctx context.Context, key string, c Challenge) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -119,11 +127,17 @@ func (s *MemoryStore) trySave(key string, c Challenge, now time.Time) error {
 	defer sh.mu.Unlock()
 	s.sweepLocked(sh, now, sweepPerOp)
 	if e, ok := sh.entries[key]; ok {
-		if e.used && e.c.ExpiresAt.After(now) {
-			return ErrUsed
+		if e.c.ExpiresAt.After(now) {
+			switch {
+			case e.taker != 0:
+				return ErrUsed
+			case !sameChallenge(e.c, c):
+				return ErrExists
+			}
+			return nil // a retry: the entry stays as it is
 		}
-		// Live and unused: replaced. Expired and not yet swept: the key is
-		// free again. Either way the entry already counts.
+		// Expired and not yet swept: the key is free again, and the entry
+		// already counts.
 		sh.put(key, memoryEntry{c: c})
 		return nil
 	}
@@ -140,6 +154,23 @@ func (s *MemoryStore) trySave(key string, c Challenge, now time.Time) error {
 // [ErrUsed] until the entry expires, then [ErrNotFound]. Safe for concurrent
 // use.
 func (s *MemoryStore) Take(ctx context.Context, key string) (Challenge, error) {
+	return s.take(ctx, key, plainTake)
+}
+
+// TakeAs is Take marking the entry as taken by take, for [Restorer]: the
+// entry stays used until it expires or Restore is called with the same
+// take. A repeat with the take that holds the entry returns the challenge
+// again. take must not be 0. Safe for concurrent use.
+func (s *MemoryStore) TakeAs(ctx context.Context, key string, take uint64) (Challenge, error) {
+	if take == 0 || take == plainTake {
+		return Challenge{}, errBadTake
+	}
+	return s.take(ctx, key, take)
+}
+
+var errBadTake = errors.New("pkce: a take identifier must not be 0")
+
+func (s *MemoryStore) take(ctx context.Context, key string, take uint64) (Challenge, error) {
 	if err := ctx.Err(); err != nil {
 		return Challenge{}, err
 	}
@@ -152,12 +183,46 @@ func (s *MemoryStore) Take(ctx context.Context, key string) (Challenge, error) {
 	if !ok || !e.c.ExpiresAt.After(now) {
 		return Challenge{}, ErrNotFound
 	}
-	if e.used {
+	switch e.taker {
+	case 0:
+	case take:
+		if take != plainTake {
+			return e.c, nil // the same take again
+		}
+		return Challenge{}, ErrUsed
+	default:
 		return Challenge{}, ErrUsed
 	}
-	e.used = true
+	e.taker = take
 	sh.entries[key] = e
 	return e.c, nil
+}
+
+// Restore makes the entry under key usable again if it is live and still
+// taken by take ([Restorer]); otherwise it changes nothing. It returns an
+// error only when ctx is done. Safe for concurrent use.
+func (s *MemoryStore) Restore(ctx context.Context, key string, take uint64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if take == 0 || take == plainTake {
+		return nil
+	}
+	now := s.now().Round(0)
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if e, ok := sh.entries[key]; ok && e.taker == take && e.c.ExpiresAt.After(now) {
+		e.taker = 0
+		sh.entries[key] = e
+	}
+	return nil
+}
+
+// sameChallenge reports whether a and b are the same binding: a Save of b
+// over a is a harmless retry, not a rebinding.
+func sameChallenge(a, b Challenge) bool {
+	return a.Value == b.Value && a.Method == b.Method && a.ClientID == b.ClientID
 }
 
 // Len returns the number of entries the store holds, including used entries
@@ -309,3 +374,5 @@ func (h *expiryHeap) pop() expiryRecord {
 	*h = a
 	return top
 }
+
+var _ Restorer = (*MemoryStore)(nil)

@@ -67,17 +67,89 @@ func TestMemoryStoreSaveTake(t *testing.T) {
 	assert.Equal(t, "w", got.Value)
 }
 
-func TestMemoryStoreSaveReplacesUnused(t *testing.T) {
+func TestMemoryStoreSaveNeverRebinds(t *testing.T) {
 	ctx := context.Background()
 	s, clock := newTestMemoryStore(0)
 	exp := clock.now().Add(time.Minute)
-	require.NoError(t, s.Save(ctx, "k", Challenge{Value: "a", ExpiresAt: exp}))
-	require.NoError(t, s.Save(ctx, "k", Challenge{Value: "b", ExpiresAt: exp.Add(time.Minute)}))
+	first := Challenge{Value: "a", Method: S256, ClientID: "app", ExpiresAt: exp}
+	require.NoError(t, s.Save(ctx, "k", first))
+	for _, other := range []Challenge{
+		{Value: "b", Method: S256, ClientID: "app", ExpiresAt: exp},
+		{Value: "a", Method: Plain, ClientID: "app", ExpiresAt: exp},
+		{Value: "a", Method: S256, ClientID: "thief", ExpiresAt: exp},
+	} {
+		assert.ErrorIs(t, s.Save(ctx, "k", other), ErrExists, "%+v", other)
+	}
+	again := first
+	again.ExpiresAt = exp.Add(time.Hour)
+	require.NoError(t, s.Save(ctx, "k", again), "the same challenge again is a harmless retry")
 	assert.Equal(t, 1, s.Len())
-	clock.advance(90 * time.Second) // past the first ExpiresAt, before the second
 	got, err := s.Take(ctx, "k")
-	require.NoError(t, err, "the replaced entry's expiry record must not remove the new entry")
+	require.NoError(t, err)
+	assert.Equal(t, first, got, "nothing of the entry changed, its expiry included")
+
+	assert.ErrorIs(t, s.Save(ctx, "k", first), ErrUsed, "a used key is never saved over, even with its own challenge")
+	clock.advance(2 * time.Minute)
+	assert.NoError(t, s.Save(ctx, "k", Challenge{Value: "b", ExpiresAt: clock.now().Add(time.Minute)}), "an expired key is free again")
+}
+
+func TestMemoryStoreSaveOverExpiredKeepsNewEntry(t *testing.T) {
+	ctx := context.Background()
+	s, clock := newTestMemoryStore(0)
+	require.NoError(t, s.Save(ctx, "k", Challenge{Value: "a", ExpiresAt: clock.now().Add(time.Minute)}))
+	clock.advance(time.Minute) // expired, not yet swept
+	require.NoError(t, s.Save(ctx, "k", Challenge{Value: "b", ExpiresAt: clock.now().Add(time.Minute)}))
+	assert.Equal(t, 1, s.Len())
+	clock.advance(30 * time.Second)
+	got, err := s.Take(ctx, "k")
+	require.NoError(t, err, "the old entry's expiry record must not remove the new entry")
 	assert.Equal(t, "b", got.Value)
+}
+
+func TestMemoryStoreRestore(t *testing.T) {
+	ctx := context.Background()
+	s, clock := newTestMemoryStore(0)
+	c := Challenge{Value: "a", Method: S256, ExpiresAt: clock.now().Add(time.Minute)}
+	require.NoError(t, s.Save(ctx, "k", c))
+
+	_, err := s.TakeAs(ctx, "k", 0)
+	assert.Error(t, err, "take 0 is not an identifier")
+	got, err := s.TakeAs(ctx, "k", 7)
+	require.NoError(t, err)
+	assert.Equal(t, c, got)
+	got, err = s.TakeAs(ctx, "k", 7)
+	require.NoError(t, err, "a repeat of the same take gets the challenge again")
+	assert.Equal(t, c, got)
+	_, err = s.TakeAs(ctx, "k", 8)
+	assert.ErrorIs(t, err, ErrUsed)
+	_, err = s.Take(ctx, "k")
+	assert.ErrorIs(t, err, ErrUsed)
+
+	require.NoError(t, s.Restore(ctx, "k", 8), "another take's restore changes nothing")
+	_, err = s.Take(ctx, "k")
+	assert.ErrorIs(t, err, ErrUsed)
+
+	require.NoError(t, s.Restore(ctx, "k", 7))
+	assert.ErrorIs(t, s.Save(ctx, "k", Challenge{Value: "b", ExpiresAt: c.ExpiresAt}), ErrExists, "restored is unused, still never rebound")
+	got, err = s.TakeAs(ctx, "k", 9)
+	require.NoError(t, err, "restored: the next take gets it")
+	assert.Equal(t, c, got)
+	require.NoError(t, s.Restore(ctx, "k", 7), "a second restore of take 7 after take 9")
+	_, err = s.Take(ctx, "k")
+	assert.ErrorIs(t, err, ErrUsed, "take 9 still holds the entry")
+
+	require.NoError(t, s.Restore(ctx, "k", 9))
+	_, err = s.Take(ctx, "k")
+	require.NoError(t, err)
+	require.NoError(t, s.Restore(ctx, "k", plainTake), "a plain Take cannot be restored")
+	_, err = s.Take(ctx, "k")
+	assert.ErrorIs(t, err, ErrUsed)
+
+	require.NoError(t, s.Restore(ctx, "missing", 1))
+	clock.advance(2 * time.Minute)
+	require.NoError(t, s.Restore(ctx, "k", 9))
+	_, err = s.Take(ctx, "k")
+	assert.ErrorIs(t, err, ErrNotFound, "restore does not revive an expired entry")
 }
 
 func TestMemoryStoreSaveRefusesPastExpiry(t *testing.T) {
@@ -129,8 +201,8 @@ func TestMemoryStoreMaxEntries(t *testing.T) {
 	_, err := s.Take(ctx, "0")
 	require.NoError(t, err)
 	assert.ErrorIs(t, s.Save(ctx, "one more", Challenge{ExpiresAt: exp}), ErrStoreFull)
-	// Replacing a live unused entry does not need room.
-	assert.NoError(t, s.Save(ctx, "1", Challenge{Value: "again", ExpiresAt: exp}))
+	// Saving a live unused entry's challenge again does not need room.
+	assert.NoError(t, s.Save(ctx, "1", Challenge{ExpiresAt: exp}))
 
 	// At the limit, Save drops the expired entries before it refuses: a
 	// whole new set of max entries fits.
