@@ -24,8 +24,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,21 +49,32 @@ import (
 //     letter case are different entries (a case-insensitive SQL collation
 //     fails this).
 //   - UsedAfterTake: every Take after the first is [pkce.ErrUsed].
-//   - SaveOverUsed: a Save over a used key returns [pkce.ErrUsed] or nil,
-//     and never makes the key usable again.
-//   - SaveTwice: two Saves to one key still give one successful Take.
+//   - SaveOverUsed: a Save over a used key returns [pkce.ErrUsed], with
+//     another challenge or its own, and never makes the key usable again.
+//   - NeverRebinds: a Save over a live unused entry whose challenge differs
+//     in Value, Method or ClientID returns [pkce.ErrExists] and changes
+//     nothing; a Save of the same challenge (whatever its ExpiresAt)
+//     succeeds and changes nothing either, its expiry included.
+//   - ConcurrentSaves: of many concurrent Saves of distinct challenges to
+//     one fresh key, exactly one succeeds, the others get [pkce.ErrExists];
+//     concurrent Saves of one challenge all succeed.
 //   - ConcurrentTakes: of many concurrent Takes of one key, exactly one
 //     gets the challenge, the others [pkce.ErrUsed].
-//   - DoneContext: with a cancelled or expired context Save and Take
-//     return an error that wraps the context's error, and such a Take does
-//     not use the challenge up.
+//   - DoneContext: with a cancelled or expired context Save and Take (and
+//     TakeAs and Restore of a [pkce.Restorer]) return an error that wraps
+//     the context's error, and change nothing: such a Take does not use the
+//     challenge up, such a Restore does not put it back.
 //   - ManyKeys: thousands of entries saved and taken concurrently keep
 //     apart (fewer with -short).
+//   - Restorer, when the store implements [pkce.Restorer] (skipped
+//     otherwise): see [pkce.Restorer] for the semantics; the subtests are
+//     listed at runRestorer.
 //   - Expiry (in parallel, with real time): an entry expires at its
 //     ExpiresAt (then [pkce.ErrNotFound]); a used entry answers
 //     [pkce.ErrUsed] until then; a key is usable again by a Save after its
 //     entry expired, used or not; a Save whose ExpiresAt is not in the
-//     future is an error or saves nothing usable.
+//     future is an error or saves nothing usable. For a [pkce.Restorer]:
+//     Restore keeps the entry's expiry, and never revives an expired entry.
 //
 // Run returns when every subtest has finished, so a caller may release the
 // store's backend after it returns.
@@ -72,10 +85,12 @@ func Run(t *testing.T, newStore func(t *testing.T) pkce.Store) {
 	t.Run("KeysAreCaseSensitive", func(t *testing.T) { testCaseSensitive(t, newStore(t)) })
 	t.Run("UsedAfterTake", func(t *testing.T) { testUsedAfterTake(t, newStore(t)) })
 	t.Run("SaveOverUsed", func(t *testing.T) { testSaveOverUsed(t, newStore(t)) })
-	t.Run("SaveTwice", func(t *testing.T) { testSaveTwice(t, newStore(t)) })
+	t.Run("NeverRebinds", func(t *testing.T) { testNeverRebinds(t, newStore(t)) })
+	t.Run("ConcurrentSaves", func(t *testing.T) { testConcurrentSaves(t, newStore(t)) })
 	t.Run("ConcurrentTakes", func(t *testing.T) { testConcurrentTakes(t, newStore(t)) })
 	t.Run("DoneContext", func(t *testing.T) { testDoneContext(t, newStore(t)) })
 	t.Run("ManyKeys", func(t *testing.T) { testManyKeys(t, newStore(t)) })
+	t.Run("Restorer", func(t *testing.T) { runRestorer(t, newStore) })
 	// The timed subtests sleep; they run in parallel with one another, and
 	// this t.Run returns only when all of them are done.
 	t.Run("Expiry", func(t *testing.T) {
@@ -94,6 +109,14 @@ func Run(t *testing.T, newStore func(t *testing.T) pkce.Store) {
 		t.Run("SaveInThePast", func(t *testing.T) {
 			t.Parallel()
 			testSaveInThePast(t, newStore(t))
+		})
+		t.Run("RestoreKeepsExpiry", func(t *testing.T) {
+			t.Parallel()
+			testRestoreKeepsExpiry(t, restorer(t, newStore(t)))
+		})
+		t.Run("RestoreAfterExpiry", func(t *testing.T) {
+			t.Parallel()
+			testRestoreAfterExpiry(t, restorer(t, newStore(t)))
 		})
 	})
 }
@@ -194,39 +217,120 @@ func testUsedAfterTake(t *testing.T, s pkce.Store) {
 }
 
 func testSaveOverUsed(t *testing.T, s pkce.Store) {
-	key := newKey()
-	mustSave(t, s, key, newChallenge(longTTL))
+	key, c := newKey(), newChallenge(longTTL)
+	mustSave(t, s, key, c)
 	if _, err := take(s, key); err != nil {
 		t.Fatalf("first Take: %v", err)
 	}
-	for i := range 3 {
-		err := save(s, key, newChallenge(longTTL))
-		if err != nil && !errors.Is(err, pkce.ErrUsed) {
-			t.Fatalf("Save #%d over a used key: got %v, want ErrUsed or nil", i+1, err)
-		}
-		if got, err := take(s, key); !errors.Is(err, pkce.ErrUsed) {
-			t.Fatalf("Take after Save #%d over a used key: got (%+v, %v), want ErrUsed: a used key must never become usable again", i+1, got, err)
-		}
+	for _, tt := range []struct {
+		name string
+		c    pkce.Challenge
+	}{
+		{"Another", newChallenge(longTTL)},
+		{"Own", c},
+		{"OwnLater", later(c)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := save(s, key, tt.c); !errors.Is(err, pkce.ErrUsed) {
+				t.Fatalf("Save of %s challenge over a used key: got %v, want ErrUsed", strings.ToLower(tt.name), err)
+			}
+			if got, err := take(s, key); !errors.Is(err, pkce.ErrUsed) {
+				t.Fatalf("Take after a Save over a used key: got (%+v, %v), want ErrUsed: a used key must never become usable again", got, err)
+			}
+		})
 	}
 }
 
-func testSaveTwice(t *testing.T, s pkce.Store) {
-	key := newKey()
-	first, second := newChallenge(longTTL), newChallenge(longTTL)
-	mustSave(t, s, key, first)
-	if err := save(s, key, second); err != nil {
-		t.Logf("second Save of a live unused key: %v (allowed)", err)
+func testNeverRebinds(t *testing.T, s pkce.Store) {
+	for _, tt := range []struct {
+		name  string
+		other func(pkce.Challenge) pkce.Challenge
+	}{
+		{"OtherValue", func(c pkce.Challenge) pkce.Challenge { c.Value = pkce.S256Challenge(pkce.GenerateVerifier()); return c }},
+		{"OtherMethod", func(c pkce.Challenge) pkce.Challenge { c.Method = pkce.Plain; return c }},
+		{"OtherClientID", func(c pkce.Challenge) pkce.Challenge { c.ClientID += "-thief"; return c }},
+		{"NoClientID", func(c pkce.Challenge) pkce.Challenge { c.ClientID = ""; return c }},
+		{"AllOther", func(pkce.Challenge) pkce.Challenge { return newChallenge(longTTL) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			key, c := newKey(), newChallenge(longTTL)
+			mustSave(t, s, key, c)
+			for _, o := range []pkce.Challenge{tt.other(c), later(tt.other(c))} {
+				if err := save(s, key, o); !errors.Is(err, pkce.ErrExists) {
+					t.Fatalf("Save of another challenge (%+v) over the live unused %+v: got %v, want ErrExists: a key is never rebound", o, c, err)
+				}
+			}
+			got, err := take(s, key)
+			if err != nil {
+				t.Fatalf("Take after the refused Saves: %v", err)
+			}
+			checkChallenge(t, got, c)
+		})
 	}
-	got, err := take(s, key)
-	if err != nil {
-		t.Fatalf("Take after two Saves: %v", err)
-	}
-	if got.Value != first.Value && got.Value != second.Value {
-		t.Fatalf("Take after two Saves: got challenge %q, want %q or %q", got.Value, first.Value, second.Value)
-	}
-	if _, err := take(s, key); !errors.Is(err, pkce.ErrUsed) {
-		t.Fatalf("second Take after two Saves: got %v, want ErrUsed", err)
-	}
+	t.Run("SameChallenge", func(t *testing.T) {
+		key, c := newKey(), newChallenge(longTTL)
+		mustSave(t, s, key, c)
+		for _, again := range []pkce.Challenge{c, later(c), earlier(c)} {
+			if err := save(s, key, again); err != nil {
+				t.Fatalf("Save of the same challenge again (ExpiresAt %v, first %v): %v; a retry must succeed", again.ExpiresAt, c.ExpiresAt, err)
+			}
+		}
+		got, err := take(s, key)
+		if err != nil {
+			t.Fatalf("Take after Saves of the same challenge: %v", err)
+		}
+		checkChallenge(t, got, c) // the entry is unchanged, its ExpiresAt too
+		if _, err := take(s, key); !errors.Is(err, pkce.ErrUsed) {
+			t.Fatalf("second Take: got %v, want ErrUsed", err)
+		}
+	})
+}
+
+func testConcurrentSaves(t *testing.T, s pkce.Store) {
+	const savers = 32
+	t.Run("Distinct", func(t *testing.T) {
+		key := newKey()
+		cs := make([]pkce.Challenge, savers)
+		for i := range cs {
+			cs[i] = newChallenge(longTTL)
+		}
+		errs := make([]error, savers)
+		concurrently(savers, func(i int) { errs[i] = save(s, key, cs[i]) })
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && winner >= 0:
+				t.Errorf("Saves %d and %d of distinct challenges to one key both succeeded, want exactly one", winner, i)
+			case err == nil:
+				winner = i
+			case !errors.Is(err, pkce.ErrExists):
+				t.Errorf("Save %d: got %v, want nil or ErrExists", i, err)
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("none of %d concurrent Saves to a fresh key succeeded", savers)
+		}
+		got, err := take(s, key)
+		if err != nil {
+			t.Fatalf("Take after the concurrent Saves: %v", err)
+		}
+		checkChallenge(t, got, cs[winner])
+	})
+	t.Run("Same", func(t *testing.T) {
+		key, c := newKey(), newChallenge(longTTL)
+		errs := make([]error, savers)
+		concurrently(savers, func(i int) { errs[i] = save(s, key, c) })
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("Save %d of one challenge, concurrently: %v; want every one to succeed", i, err)
+			}
+		}
+		got, err := take(s, key)
+		if err != nil {
+			t.Fatalf("Take after the concurrent Saves: %v", err)
+		}
+		checkChallenge(t, got, c)
+	})
 }
 
 func testConcurrentTakes(t *testing.T, s pkce.Store) {
@@ -279,6 +383,7 @@ func testDoneContext(t *testing.T, s pkce.Store) {
 	cancel()
 	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer cancel2()
+	rs, isRestorer := s.(pkce.Restorer)
 	for _, tt := range []struct {
 		name string
 		ctx  context.Context
@@ -296,11 +401,28 @@ func testDoneContext(t *testing.T, s pkce.Store) {
 			if got, err := s.Take(tt.ctx, key); !errors.Is(err, tt.want) {
 				t.Fatalf("Take with a done context: got (%+v, %v), want an error wrapping %v", got, err, tt.want)
 			}
+			if isRestorer {
+				if got, err := rs.TakeAs(tt.ctx, key, 1); !errors.Is(err, tt.want) {
+					t.Fatalf("TakeAs with a done context: got (%+v, %v), want an error wrapping %v", got, err, tt.want)
+				}
+			}
 			got, err := take(s, key)
 			if err != nil {
 				t.Fatalf("Take with a live context after one with a done context: %v; a Take that fails must not use the challenge up", err)
 			}
 			checkChallenge(t, got, c)
+			if !isRestorer {
+				return
+			}
+			key, c = newKey(), newChallenge(longTTL)
+			mustSave(t, s, key, c)
+			mustTakeAs(t, rs, key, 1, c)
+			if err := rs.Restore(tt.ctx, key, 1); !errors.Is(err, tt.want) {
+				t.Fatalf("Restore with a done context: got %v, want an error wrapping %v", err, tt.want)
+			}
+			if got, err := take(s, key); !errors.Is(err, pkce.ErrUsed) {
+				t.Fatalf("Take after a Restore with a done context: got (%+v, %v), want ErrUsed: a Restore that fails must not put the challenge back", got, err)
+			}
 		})
 	}
 }
@@ -429,6 +551,371 @@ func testSaveInThePast(t *testing.T, s pkce.Store) {
 	}
 }
 
+// runRestorer runs the subtests of the [pkce.Restorer] semantics, or skips
+// them when the store does not implement it:
+//
+//   - TakeAs: TakeAs returns the challenge and marks it used (Take and
+//     TakeAs of another take get [pkce.ErrUsed]); a repeat of TakeAs with
+//     the take that holds the entry returns the challenge again; TakeAs of a
+//     key never saved is [pkce.ErrNotFound]; take 0 is an error that uses
+//     nothing up.
+//   - Restore: Restore of the take that holds the entry makes it usable
+//     again, as it was (ExpiresAt included), for Take and TakeAs alike.
+//   - RestoreOfAnotherTake, RestoreTwice: Restore of a take that does not
+//     hold the entry (another take, or a take already restored and taken
+//     since) changes nothing.
+//   - PlainTakeIsFinal: an entry used by Take is never restored.
+//   - RestoreNothing: Restore of a key never saved, or of an unused entry,
+//     returns nil, creates nothing and changes nothing.
+//   - SaveOverTaken, SaveOverRestored: a Save over an entry held by a take
+//     is [pkce.ErrUsed]; once restored, a Save of another challenge is
+//     still [pkce.ErrExists] and a Save of the same one succeeds.
+//   - ConcurrentTakeAs: of many concurrent TakeAs of one key with distinct
+//     takes (and Takes among them), exactly one gets the challenge.
+//   - OneHolderAtATime: goroutines that TakeAs and Restore one key over and
+//     over are never two to hold it at once, and each gets it.
+func runRestorer(t *testing.T, newStore func(t *testing.T) pkce.Store) {
+	if _, ok := newStore(t).(pkce.Restorer); !ok {
+		t.Skip("the store does not implement pkce.Restorer")
+	}
+	for _, st := range []struct {
+		name string
+		f    func(*testing.T, pkce.Restorer)
+	}{
+		{"TakeAs", testTakeAs},
+		{"Restore", testRestore},
+		{"RestoreOfAnotherTake", testRestoreOfAnotherTake},
+		{"RestoreTwice", testRestoreTwice},
+		{"PlainTakeIsFinal", testPlainTakeIsFinal},
+		{"RestoreNothing", testRestoreNothing},
+		{"SaveOverTaken", testSaveOverTaken},
+		{"SaveOverRestored", testSaveOverRestored},
+		{"ConcurrentTakeAs", testConcurrentTakeAs},
+		{"OneHolderAtATime", testOneHolderAtATime},
+	} {
+		t.Run(st.name, func(t *testing.T) { st.f(t, restorer(t, newStore(t))) })
+	}
+}
+
+// restorer returns s as a [pkce.Restorer], or skips the test.
+func restorer(t *testing.T, s pkce.Store) pkce.Restorer {
+	t.Helper()
+	rs, ok := s.(pkce.Restorer)
+	if !ok {
+		t.Skip("the store does not implement pkce.Restorer")
+	}
+	return rs
+}
+
+// store returns rs as the [pkce.Store] it is part of.
+func store(t *testing.T, rs pkce.Restorer) pkce.Store {
+	t.Helper()
+	s, ok := rs.(pkce.Store)
+	if !ok {
+		t.Fatalf("%T is a pkce.Restorer but no pkce.Store", rs)
+	}
+	return s
+}
+
+func testTakeAs(t *testing.T, rs pkce.Restorer) {
+	s := store(t, rs)
+	key, c := newKey(), newChallenge(longTTL)
+	mustSave(t, s, key, c)
+	if got, err := takeAs(rs, key, 0); err == nil || errors.Is(err, pkce.ErrNotFound) || errors.Is(err, pkce.ErrUsed) {
+		t.Fatalf("TakeAs with take 0: got (%+v, %v), want an error (0 is no take)", got, err)
+	}
+	mustTakeAs(t, rs, key, 7, c)
+	for i := range 3 {
+		got, err := takeAs(rs, key, 7)
+		if err != nil {
+			t.Fatalf("repeat #%d of TakeAs with the take that holds the entry: %v; a re-sent take must get the challenge again", i+1, err)
+		}
+		checkChallenge(t, got, c)
+	}
+	if got, err := takeAs(rs, key, 8); !errors.Is(err, pkce.ErrUsed) {
+		t.Fatalf("TakeAs of another take: got (%+v, %v), want ErrUsed", got, err)
+	}
+	if got, err := take(s, key); !errors.Is(err, pkce.ErrUsed) {
+		t.Fatalf("Take after TakeAs: got (%+v, %v), want ErrUsed", got, err)
+	}
+	if got, err := takeAs(rs, newKey(), 7); !errors.Is(err, pkce.ErrNotFound) {
+		t.Fatalf("TakeAs of a key never saved: got (%+v, %v), want ErrNotFound", got, err)
+	}
+}
+
+func testRestore(t *testing.T, rs pkce.Restorer) {
+	s := store(t, rs)
+	key, c := newKey(), newChallenge(longTTL)
+	mustSave(t, s, key, c)
+	mustTakeAs(t, rs, key, 1, c)
+	mustRestore(t, rs, key, 1)
+	mustTakeAs(t, rs, key, 2, c) // restored: another take gets it
+	mustRestore(t, rs, key, 2)
+	got, err := take(s, key) // and so does a plain Take
+	if err != nil {
+		t.Fatalf("Take after Restore: %v", err)
+	}
+	checkChallenge(t, got, c)
+	if _, err := take(s, key); !errors.Is(err, pkce.ErrUsed) {
+		t.Fatalf("second Take after Restore: got %v, want ErrUsed", err)
+	}
+}
+
+func testRestoreOfAnotherTake(t *testing.T, rs pkce.Restorer) {
+	s := store(t, rs)
+	key, c := newKey(), newChallenge(longTTL)
+	mustSave(t, s, key, c)
+	mustTakeAs(t, rs, key, 1, c)
+	for _, other := range []uint64{2, 1 << 40, ^uint64(0) >> 1} {
+		mustRestore(t, rs, key, other)
+		if got, err := take(s, key); !errors.Is(err, pkce.ErrUsed) {
+			t.Fatalf("Take after Restore of take %d, while take 1 holds the entry: got (%+v, %v), want ErrUsed", other, got, err)
+		}
+	}
+	mustTakeAs(t, rs, key, 1, c) // take 1 still holds it
+}
+
+func testRestoreTwice(t *testing.T, rs pkce.Restorer) {
+	s := store(t, rs)
+	key, c := newKey(), newChallenge(longTTL)
+	mustSave(t, s, key, c)
+	mustTakeAs(t, rs, key, 1, c)
+	mustRestore(t, rs, key, 1)
+	mustTakeAs(t, rs, key, 2, c)
+	mustRestore(t, rs, key, 1) // late, or a second time: take 2 holds the entry now
+	if got, err := take(s, key); !errors.Is(err, pkce.ErrUsed) {
+		t.Fatalf("Take after a second Restore of take 1, while take 2 holds the entry: got (%+v, %v), want ErrUsed", got, err)
+	}
+	mustTakeAs(t, rs, key, 2, c)
+	// Twice in a row, with nothing in between: the second changes nothing.
+	mustRestore(t, rs, key, 2)
+	mustRestore(t, rs, key, 2)
+	mustTakeAs(t, rs, key, 3, c)
+	if got, err := takeAs(rs, key, 2); !errors.Is(err, pkce.ErrUsed) {
+		t.Fatalf("TakeAs of take 2 after it was restored and take 3 took: got (%+v, %v), want ErrUsed", got, err)
+	}
+}
+
+func testPlainTakeIsFinal(t *testing.T, rs pkce.Restorer) {
+	s := store(t, rs)
+	key, c := newKey(), newChallenge(longTTL)
+	mustSave(t, s, key, c)
+	if _, err := take(s, key); err != nil {
+		t.Fatalf("Take: %v", err)
+	}
+	for _, tk := range []uint64{1, 2, 1 << 63} {
+		mustRestore(t, rs, key, tk)
+		if got, err := take(s, key); !errors.Is(err, pkce.ErrUsed) {
+			t.Fatalf("Take after Restore(%d) of an entry used by a plain Take: got (%+v, %v), want ErrUsed: a plain Take is final", tk, got, err)
+		}
+	}
+}
+
+func testRestoreNothing(t *testing.T, rs pkce.Restorer) {
+	s := store(t, rs)
+	key := newKey()
+	mustRestore(t, rs, key, 1)
+	if got, err := take(s, key); !errors.Is(err, pkce.ErrNotFound) {
+		t.Fatalf("Take after Restore of a key never saved: got (%+v, %v), want ErrNotFound", got, err)
+	}
+	key, c := newKey(), newChallenge(longTTL)
+	mustSave(t, s, key, c)
+	mustRestore(t, rs, key, 1) // unused: nothing to undo
+	mustTakeAs(t, rs, key, 2, c)
+	mustRestore(t, rs, key, 1)
+	if got, err := take(s, key); !errors.Is(err, pkce.ErrUsed) {
+		t.Fatalf("Take after a Restore of take 1 that came before take 2: got (%+v, %v), want ErrUsed", got, err)
+	}
+}
+
+func testSaveOverTaken(t *testing.T, rs pkce.Restorer) {
+	s := store(t, rs)
+	key, c := newKey(), newChallenge(longTTL)
+	mustSave(t, s, key, c)
+	mustTakeAs(t, rs, key, 1, c)
+	for _, o := range []pkce.Challenge{c, later(c), newChallenge(longTTL)} {
+		if err := save(s, key, o); !errors.Is(err, pkce.ErrUsed) {
+			t.Fatalf("Save over an entry held by a take: got %v, want ErrUsed", err)
+		}
+	}
+	mustTakeAs(t, rs, key, 1, c) // the entry is unchanged
+}
+
+func testSaveOverRestored(t *testing.T, rs pkce.Restorer) {
+	s := store(t, rs)
+	key, c := newKey(), newChallenge(longTTL)
+	mustSave(t, s, key, c)
+	mustTakeAs(t, rs, key, 1, c)
+	mustRestore(t, rs, key, 1)
+	for _, o := range []pkce.Challenge{newChallenge(longTTL), func() pkce.Challenge { o := c; o.ClientID += "-thief"; return o }()} {
+		if err := save(s, key, o); !errors.Is(err, pkce.ErrExists) {
+			t.Fatalf("Save of another challenge over a restored entry: got %v, want ErrExists: a restored key is never rebound", err)
+		}
+	}
+	if err := save(s, key, later(c)); err != nil {
+		t.Fatalf("Save of the same challenge over a restored entry: %v", err)
+	}
+	got, err := take(s, key)
+	if err != nil {
+		t.Fatalf("Take of the restored entry: %v", err)
+	}
+	checkChallenge(t, got, c)
+}
+
+func testConcurrentTakeAs(t *testing.T, rs pkce.Restorer) {
+	s := store(t, rs)
+	const rounds, takers = 20, 32
+	for r := range rounds {
+		key, c := newKey(), newChallenge(longTTL)
+		mustSave(t, s, key, c)
+		got := make([]pkce.Challenge, takers)
+		errs := make([]error, takers)
+		concurrently(takers, func(i int) {
+			if i%8 == 7 { // a few plain Takes among them
+				got[i], errs[i] = take(s, key)
+				return
+			}
+			got[i], errs[i] = takeAs(rs, key, uint64(r)<<32|uint64(i+1))
+		})
+		wins := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				wins++
+				if got[i].Value != c.Value {
+					t.Errorf("round %d: the winner got challenge %q, want %q", r, got[i].Value, c.Value)
+				}
+			case !errors.Is(err, pkce.ErrUsed):
+				t.Errorf("round %d: a loser got %v, want ErrUsed", r, err)
+			}
+		}
+		if wins != 1 {
+			t.Errorf("round %d: %d of %d concurrent takes got the challenge, want exactly 1", r, wins, takers)
+		}
+		if t.Failed() {
+			return
+		}
+	}
+}
+
+func testOneHolderAtATime(t *testing.T, rs pkce.Restorer) {
+	s := store(t, rs)
+	const workers = 32
+	rounds := 40
+	if testing.Short() {
+		rounds = 10
+	}
+	key, c := newKey(), newChallenge(longTTL)
+	mustSave(t, s, key, c)
+	var (
+		holders atomic.Int32
+		overlap atomic.Int32
+		wins    atomic.Int64
+		mu      sync.Mutex
+		errs    []error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+	concurrently(workers, func(w int) {
+		// Each worker tries until it has held the entry rounds times, so
+		// that every worker gets it and no worker can starve the others by
+		// luck.
+		for held, n := 0, 0; held < rounds; n++ {
+			tk := uint64(w+1)<<32 | uint64(n+1)
+			got, err := takeAs(rs, key, tk)
+			if errors.Is(err, pkce.ErrUsed) {
+				runtime.Gosched()
+				continue
+			}
+			if err != nil {
+				fail(fmt.Errorf("worker %d: TakeAs: %w", w, err))
+				return
+			}
+			if holders.Add(1) != 1 {
+				overlap.Add(1)
+			}
+			if got.Value != c.Value {
+				fail(fmt.Errorf("worker %d: TakeAs got challenge %q, want %q", w, got.Value, c.Value))
+			}
+			runtime.Gosched()
+			holders.Add(-1)
+			if err := restore(rs, key, tk); err != nil {
+				fail(fmt.Errorf("worker %d: Restore: %w", w, err))
+				return
+			}
+			held++
+			wins.Add(1)
+		}
+	})
+	for i, err := range errs {
+		if i == 5 {
+			t.Errorf("… and %d more errors", len(errs)-5)
+			break
+		}
+		t.Error(err)
+	}
+	if n := overlap.Load(); n > 0 {
+		t.Errorf("%d times a take got the challenge while another take held it; at most one take may hold it at a time", n)
+	}
+	if want := int64(workers * rounds); wins.Load() != want {
+		t.Errorf("%d takes held the entry, want %d", wins.Load(), want)
+	}
+	got, err := take(s, key)
+	if err != nil {
+		t.Fatalf("Take after every take was restored: %v", err)
+	}
+	checkChallenge(t, got, c)
+}
+
+func testRestoreKeepsExpiry(t *testing.T, rs pkce.Restorer) {
+	s := store(t, rs)
+	key, c := newKey(), newChallenge(4*shortTTL)
+	took := timedSave(t, s, key, c)
+	got, err := takeAs(rs, key, 1)
+	if err == nil {
+		err = restore(rs, key, 1)
+	}
+	if err == nil {
+		got, err = takeAs(rs, key, 2)
+	}
+	if err != nil {
+		if time.Now().Before(c.ExpiresAt) {
+			t.Fatalf("TakeAs, Restore, TakeAs: %v", err)
+		}
+		t.Skipf("the machine is too slow for this subtest: the calls came after ExpiresAt (%v)", err)
+	}
+	checkChallenge(t, got, c) // ExpiresAt unchanged by the Restore
+	if err := restore(rs, key, 2); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	sleepUntil(c.ExpiresAt.Add(took + expiryGrace))
+	if got, err := take(s, key); !errors.Is(err, pkce.ErrNotFound) {
+		t.Fatalf("Take %v after ExpiresAt of a restored entry: got (%+v, %v), want ErrNotFound: Restore keeps the expiry", time.Since(c.ExpiresAt).Round(time.Millisecond), got, err)
+	}
+}
+
+func testRestoreAfterExpiry(t *testing.T, rs pkce.Restorer) {
+	s := store(t, rs)
+	key, c := newKey(), newChallenge(shortTTL)
+	took := timedSave(t, s, key, c)
+	if _, err := takeAs(rs, key, 1); err != nil && time.Now().Before(c.ExpiresAt) {
+		t.Fatalf("TakeAs: %v", err)
+	}
+	sleepUntil(c.ExpiresAt.Add(took + expiryGrace))
+	mustRestore(t, rs, key, 1)
+	if got, err := take(s, key); !errors.Is(err, pkce.ErrNotFound) {
+		t.Fatalf("Take after a Restore that came after ExpiresAt: got (%+v, %v), want ErrNotFound: Restore never revives an expired entry", got, err)
+	}
+	c2 := newChallenge(longTTL)
+	if err := save(s, key, c2); err != nil {
+		t.Fatalf("Save over the expired entry: %v; an expired key is free again", err)
+	}
+	mustTakeAs(t, rs, key, 1, c2)
+}
+
 // newKey returns a random key of the form the middleware uses: the
 // base64url encoding, without padding, of 32 random bytes (43 characters).
 func newKey() string {
@@ -448,6 +935,18 @@ func newChallenge(ttl time.Duration) pkce.Challenge {
 		ClientID:  "client-" + randomChars(8),
 		ExpiresAt: time.Now().Add(ttl),
 	}
+}
+
+// later and earlier return c with another ExpiresAt, still in the future:
+// the same challenge for a Save, which compares Value, Method and ClientID.
+func later(c pkce.Challenge) pkce.Challenge {
+	c.ExpiresAt = c.ExpiresAt.Add(time.Hour)
+	return c
+}
+
+func earlier(c pkce.Challenge) pkce.Challenge {
+	c.ExpiresAt = c.ExpiresAt.Add(-time.Minute)
+	return c
 }
 
 func randomChars(n int) string {
@@ -481,6 +980,35 @@ func mustSave(t *testing.T, s pkce.Store, key string, c pkce.Challenge) {
 	}
 }
 
+func takeAs(rs pkce.Restorer, key string, tk uint64) (pkce.Challenge, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	return rs.TakeAs(ctx, key, tk)
+}
+
+func restore(rs pkce.Restorer, key string, tk uint64) error {
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	return rs.Restore(ctx, key, tk)
+}
+
+// mustTakeAs takes key as tk and checks that it gets want.
+func mustTakeAs(t *testing.T, rs pkce.Restorer, key string, tk uint64, want pkce.Challenge) {
+	t.Helper()
+	got, err := takeAs(rs, key, tk)
+	if err != nil {
+		t.Fatalf("TakeAs(take %d): %v", tk, err)
+	}
+	checkChallenge(t, got, want)
+}
+
+func mustRestore(t *testing.T, rs pkce.Restorer, key string, tk uint64) {
+	t.Helper()
+	if err := restore(rs, key, tk); err != nil {
+		t.Fatalf("Restore(take %d): %v", tk, err)
+	}
+}
+
 // timedSave saves c under key and returns how long the call took: an entry
 // may outlive its ExpiresAt by that much in stores that turn ExpiresAt into
 // a TTL.
@@ -511,6 +1039,25 @@ func checkChallenge(t *testing.T, got, want pkce.Challenge) {
 	if d := got.ExpiresAt.Sub(want.ExpiresAt); d <= -time.Millisecond || d >= time.Millisecond {
 		t.Errorf("ExpiresAt: got %v, want %v (to the millisecond)", got.ExpiresAt, want.ExpiresAt)
 	}
+}
+
+// concurrently calls f(0) … f(n-1), each in its own goroutine, all
+// released at once, and returns when every call has returned.
+func concurrently(n int, f func(i int)) {
+	var (
+		start = make(chan struct{})
+		wg    sync.WaitGroup
+	)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			f(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
 }
 
 // parallel calls f(0) … f(n-1) from workers goroutines and reports the
