@@ -5,7 +5,7 @@ go 1.24.0
 replace github.com/go-pkce/pkce => ../
 
 require (
-	github.com/go-pkce/pkce v0.0.0-00010101000000-000000000000
+	github.com/go-pkce/pkce v0.1.0
 	github.com/ory/fosite v0.49.0
 	github.com/zitadel/oidc/v3 v3.45.3
 )

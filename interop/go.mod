@@ -6,7 +6,7 @@ replace github.com/go-pkce/pkce => ../
 
 require (
 	github.com/go-chi/chi/v5 v5.2.3
-	github.com/go-pkce/pkce v0.0.0-00010101000000-000000000000
+	github.com/go-pkce/pkce v0.1.0
 	github.com/labstack/echo/v4 v4.13.4
 	github.com/ory/fosite v0.49.0
 	golang.org/x/oauth2 v0.30.0

@@ -6,7 +6,7 @@ replace github.com/go-pkce/pkce => ../
 
 require (
 	github.com/gin-gonic/gin v1.10.1
-	github.com/go-pkce/pkce v0.0.0-00010101000000-000000000000
+	github.com/go-pkce/pkce v0.1.0
 )
 
 require (

@@ -5,7 +5,7 @@ go 1.24
 replace github.com/go-pkce/pkce => ../
 
 require (
-	github.com/go-pkce/pkce v0.0.0-00010101000000-000000000000
+	github.com/go-pkce/pkce v0.1.0
 	github.com/redis/go-redis/v9 v9.22.0
 )
 
