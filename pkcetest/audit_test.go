@@ -95,6 +95,7 @@ func TestCarelessServerFails(t *testing.T) {
 				"token.verifier-missing", "token.verifier-wrong", "token.verifier-short",
 				"token.retry-wrong-then-none", "token.retry-wrong-then-correct", "token.replay",
 				"token.parallel", "token.downgrade", "token.other-client-body", "token.other-client-basic",
+				"token.rebind-echo-redirect-query", "token.rebind-echo-code-param",
 				"token.duplicate-verifier", "token.duplicate-grant-type", "token.verifier-in-query",
 				"token.content-type-multipart", "token.oversized-body", "token.get-method",
 			}
@@ -115,6 +116,10 @@ func TestCarelessServerFails(t *testing.T) {
 			}
 			if r := byID["authorize.no-challenge"]; r.Outcome != pkcetest.Warn {
 				t.Errorf("authorize.no-challenge: %s (%s), want warn", r.Outcome, r.Detail)
+			}
+			// It authenticates no client: the bad credentials get a token.
+			if r := byID["token.retry-bad-auth-then-correct"]; r.Outcome != pkcetest.Skip {
+				t.Errorf("token.retry-bad-auth-then-correct: %s (%s), want skip", r.Outcome, r.Detail)
 			}
 			if r := byID["hygiene.constant-challenge"]; r.Outcome != pkcetest.Warn {
 				t.Errorf("hygiene.constant-challenge: %s (%s), want warn", r.Outcome, r.Detail)

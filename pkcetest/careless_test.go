@@ -3,12 +3,16 @@ package pkcetest_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"html"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,7 +26,17 @@ import (
 // and never checks which client redeems it.
 type careless struct {
 	issuer string
-	mode   string // "" (query), "fragment" or "form_post": how codes go back
+	// mode is how codes go back: "" (query), "fragment" or "form_post";
+	// "login" sends a request without a session cookie to
+	// /login?<its query> first (README integration pattern 2), whose
+	// answer sets the cookie and sends it back to /authorize.
+	mode string
+	// clients, when set, are the registered clients (client_id → secret,
+	// "" for a public client) and the token endpoint authenticates them:
+	// HTTP Basic (form-decoded) or the body, 401 invalid_client when the
+	// client is unknown or its secret wrong, a public client's included.
+	// nil: any client, unauthenticated.
+	clients map[string]string
 
 	mu    sync.Mutex
 	codes map[string]string // code → client_id, never deleted
@@ -49,6 +63,12 @@ func (c *careless) authorize(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unsupported or missing response_type or client_id", http.StatusBadRequest)
 		return
 	}
+	if c.mode == "login" {
+		if k, err := r.Cookie("session"); err != nil || k.Value != "ok" {
+			http.Redirect(w, r, "/login?"+r.URL.RawQuery, http.StatusFound)
+			return
+		}
+	}
 	code := randomString()
 	c.mu.Lock()
 	c.codes[code] = r.FormValue("client_id")
@@ -72,7 +92,40 @@ func (c *careless) authorize(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(page + `</form></body></html>`))
 		return
 	}
-	http.Redirect(w, r, redirect+"?"+back.Encode(), http.StatusFound)
+	// RFC 6749 §3.1.2: a redirect URI's own query is kept.
+	sep := "?"
+	if strings.Contains(redirect, "?") {
+		sep = "&"
+	}
+	http.Redirect(w, r, redirect+sep+back.Encode(), http.StatusFound)
+}
+
+// login logs the user agent in at once and sends it back to /authorize
+// with the query it came with.
+func (c *careless) login(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: "session", Value: "ok", Path: "/"})
+	http.Redirect(w, r, "/authorize?"+r.URL.RawQuery, http.StatusFound)
+}
+
+// authenticate returns why the token request's client is refused, "" if
+// it is not.
+func (c *careless) authenticate(r *http.Request) string {
+	id, secret := r.FormValue("client_id"), r.PostFormValue("client_secret")
+	if user, pass, ok := r.BasicAuth(); ok {
+		// RFC 6749 §2.3.1: form-encoded before base64.
+		id, _ = url.QueryUnescape(user)
+		secret, _ = url.QueryUnescape(pass)
+	}
+	want, ok := c.clients[id]
+	switch {
+	case !ok:
+		return "unknown client"
+	case want == "" && secret != "":
+		return id + " is a public client and has no secret"
+	case secret != want:
+		return "wrong client secret"
+	}
+	return ""
 }
 
 func (c *careless) token(w http.ResponseWriter, r *http.Request) {
@@ -81,6 +134,14 @@ func (c *careless) token(w http.ResponseWriter, r *http.Request) {
 	fail := func(code, desc string) {
 		w.WriteHeader(http.StatusBadRequest)
 		json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
+	}
+	if c.clients != nil {
+		if why := c.authenticate(r); why != "" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="careless"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client", "error_description": why})
+			return
+		}
 	}
 	if r.FormValue("grant_type") != "authorization_code" {
 		fail("unsupported_grant_type", "only authorization_code")
@@ -172,7 +233,8 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 // handlers; nil fields mean no wrapper.
 type wrappers struct {
 	authorize, token, discovery func(http.Handler) http.Handler
-	mode                        string // the careless server's response mode
+	mode                        string            // the careless server's response mode
+	clients                     map[string]string // the careless server's clients
 	gate                        func(http.Handler) http.Handler
 }
 
@@ -180,7 +242,7 @@ type wrappers struct {
 // wrapped by w, and stops it when t ends.
 func startCareless(t *testing.T, w wrappers) (*httptest.Server, *ledger) {
 	t.Helper()
-	c := &careless{codes: map[string]string{}, mode: w.mode}
+	c := &careless{codes: map[string]string{}, mode: w.mode, clients: w.clients}
 	l := &ledger{}
 	id := func(h http.Handler) http.Handler { return h }
 	if w.authorize == nil {
@@ -199,6 +261,7 @@ func startCareless(t *testing.T, w wrappers) (*httptest.Server, *ledger) {
 	}
 	mux.Handle("/authorize", authorize)
 	mux.Handle("/token", l.wrap("token", w.token(http.HandlerFunc(c.token))))
+	mux.HandleFunc("/login", c.login)
 	mux.Handle("/.well-known/oauth-authorization-server", w.discovery(http.HandlerFunc(c.metadata)))
 	mux.Handle("/.well-known/openid-configuration", w.discovery(http.HandlerFunc(c.metadata)))
 	srv := httptest.NewServer(mux)
@@ -216,4 +279,190 @@ func target(srv *httptest.Server, secret string) pkcetest.Target {
 		RedirectURI:  "http://127.0.0.1:9/callback",
 		Client:       srv.Client(),
 	}
+}
+
+// followLogin is a Target.Authorize for the careless server's login mode:
+// a fresh user agent (a cookie jar of its own, so every authorization
+// request goes through /login) that follows redirects on the server's
+// host and returns the first answer that leaves it.
+func followLogin(srv *httptest.Server) func(ctx context.Context, authURL string) (*http.Response, error) {
+	return func(ctx context.Context, authURL string) (*http.Response, error) {
+		jar, err := cookiejar.New(nil)
+		if err != nil {
+			return nil, err
+		}
+		c := *srv.Client()
+		c.Jar = jar
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		next := authURL
+		for range 5 {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, next, nil)
+			if err != nil {
+				return nil, err
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				return nil, err
+			}
+			loc, err := resp.Location()
+			if resp.StatusCode/100 != 3 || err != nil || loc.Host != req.URL.Host {
+				return resp, nil
+			}
+			resp.Body.Close()
+			next = loc.String()
+		}
+		return nil, errors.New("more than 5 redirects on the server's host")
+	}
+}
+
+// sloppyPKCE is a PKCE front layer written the quick way, requiring S256
+// of every client, with the faults of issue 8 switchable one by one: each
+// audit check is shown to catch its fault, and to pass without it.
+type sloppyPKCE struct {
+	faults
+	mu    sync.Mutex
+	bound map[string]*binding // code → its challenge
+}
+
+// faults are the faults of a sloppyPKCE; the zero value has none.
+type faults struct {
+	// bindEchoes binds every code in an authorization response's Location
+	// (query and fragment, a login redirect's too), the values the
+	// request itself carried included, rather than only the codes the
+	// server issued (issue 8 item 1).
+	bindEchoes bool
+	// onBound is what binding a code that is bound already does:
+	// "rebind" replaces its challenge, as a Store whose Save overwrites
+	// (issue 8 item 1); "burn" uses it up; "" changes nothing and fails
+	// the authorization response closed with a 500.
+	onBound string
+	// burnRefused: a passed check whose request the token handler then
+	// refuses still uses the code up (issue 8 item 4). false: the refusal
+	// puts the challenge back before it leaves.
+	burnRefused bool
+}
+
+type binding struct {
+	challenge string
+	used      bool
+}
+
+func (p *sloppyPKCE) authorize(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		challenge := r.FormValue("code_challenge")
+		if len(challenge) != 43 || r.FormValue("code_challenge_method") != "S256" {
+			http.Error(w, "invalid_request: an S256 code_challenge is required", http.StatusBadRequest)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		p.mu.Lock()
+		if p.bound == nil {
+			p.bound = map[string]*binding{}
+		}
+		failed := false
+		for _, code := range p.codesIn(rec.Header().Get("Location"), r) {
+			switch b := p.bound[code]; {
+			case b == nil || p.onBound == "rebind":
+				p.bound[code] = &binding{challenge: challenge}
+			case p.onBound == "burn":
+				b.used = true
+			default:
+				failed = true
+			}
+		}
+		p.mu.Unlock()
+		if failed {
+			http.Error(w, "server_error: a code in the response is bound already", http.StatusInternalServerError)
+			return
+		}
+		relay(w, rec)
+	})
+}
+
+// codesIn returns the codes of an authorization response's Location,
+// less those the request carried unless p.bindEchoes.
+func (p *sloppyPKCE) codesIn(location string, r *http.Request) []string {
+	u, err := url.Parse(location)
+	if err != nil {
+		return nil
+	}
+	codes := u.Query()["code"]
+	if f, err := url.ParseQuery(u.Fragment); err == nil {
+		codes = append(codes, f["code"]...)
+	}
+	if p.bindEchoes {
+		return codes
+	}
+	carried := map[string]bool{}
+	for _, vs := range r.Form {
+		for _, v := range vs {
+			carried[v] = true
+		}
+	}
+	if ru, err := url.Parse(r.FormValue("redirect_uri")); err == nil {
+		for _, vs := range ru.Query() {
+			for _, v := range vs {
+				carried[v] = true
+			}
+		}
+	}
+	var issued []string
+	for _, c := range codes {
+		if !carried[c] {
+			issued = append(issued, c)
+		}
+	}
+	return issued
+}
+
+func (p *sloppyPKCE) token(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		refuse := func(desc string) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusBadRequest)
+			json.NewEncoder(w).Encode(map[string]string{"error": "invalid_grant", "error_description": desc})
+		}
+		if r.FormValue("grant_type") != "authorization_code" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		sum := sha256.Sum256([]byte(r.FormValue("code_verifier")))
+		p.mu.Lock()
+		b := p.bound[r.FormValue("code")]
+		switch {
+		case b == nil:
+			p.mu.Unlock()
+			refuse("the code has no challenge")
+			return
+		case b.used:
+			p.mu.Unlock()
+			refuse("the code was presented already")
+			return
+		}
+		b.used = true
+		p.mu.Unlock()
+		if base64.RawURLEncoding.EncodeToString(sum[:]) != b.challenge {
+			refuse("code_verifier does not match the code_challenge")
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		if rec.Code >= 400 && !p.burnRefused {
+			p.mu.Lock()
+			b.used = false
+			p.mu.Unlock()
+		}
+		relay(w, rec)
+	})
+}
+
+// relay sends what rec recorded to w.
+func relay(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	w.Write(rec.Body.Bytes())
 }

@@ -84,12 +84,20 @@ var tokenChecks = []check{
 		checkRetry(false)},
 	{"token.retry-wrong-then-correct", "after a wrong verifier, the code is refused even with the right one",
 		"RFC 6749 §4.1.2 (single use); OAuth 2.1 §4.1.3 (after an error the client starts over)", checkRetry(true)},
+	{"token.retry-bad-auth-then-correct", "after a request refused for client authentication, the correct request still gets a token (warn when not)",
+		"RFC 6749 §2.3, §5.2; golang.org/x/oauth2's default AuthStyle tries HTTP Basic, then the body, on one code", checkRetryBadAuth},
 	{"token.replay", "a code is redeemed once; a replay with the correct verifier is refused",
 		"RFC 6749 §4.1.2, §10.5", checkReplay},
 	{"token.parallel", fmt.Sprintf("of %d concurrent redemptions of one code exactly one wins", parallelRedemptions),
 		"RFC 6749 §4.1.2 (single use), under concurrency", checkParallel},
 	{"token.downgrade", "a verifier for a code issued without a challenge is refused",
 		"RFC 9700 §4.8.2 (PKCE downgrade); several CVEs", checkDowngrade},
+	{"token.rebind-echo-redirect-query", "a stolen code echoed through the redirect_uri's own query cannot be redeemed with the attacker's verifier",
+		"RFC 7636 §1, §4.4 (the code is bound to the challenge of its own request); RFC 6749 §3.1.2 (a redirect URI may carry a query)",
+		checkRebindEcho(echoRedirectQuery)},
+	{"token.rebind-echo-code-param", "a stolen code echoed through an extra code parameter cannot be redeemed with the attacker's verifier",
+		"RFC 7636 §1, §4.4; a PKCE layer binding every code in a response, such as a login redirect carrying the request's query",
+		checkRebindEcho(echoCodeParam)},
 	{"token.other-client-body", "another client_id in the body cannot redeem the code",
 		"RFC 6749 §4.1.3; RFC 7636 §4.4", refuseRedeem(func(a *auditor, g grant) tokenCall {
 			id, secret := a.otherClient()
@@ -287,6 +295,56 @@ func checkRetry(correct bool) func(context.Context, *auditor) (Outcome, string) 
 		o, d := judgeRefusal(a.redeem(ctx, g.code, retry), "invalid_grant")
 		return o, fmt.Sprintf("a wrong verifier got %s; the retry %s: %s", first.describe(), what, d)
 	}
+}
+
+// bogusSecret is the client secret of a token request that must be
+// refused for client authentication.
+const bogusSecret = "pkcetest-wrong-secret"
+
+// checkRetryBadAuth sends a token request that carries the correct
+// verifier but client authentication the server must refuse: for a
+// confidential client HTTP Basic with a wrong secret; for a public client
+// HTTP Basic with its client_id and a secret it does not have, and no
+// client_id in the body, the way golang.org/x/oauth2's default AuthStyle
+// first tries Basic. Then it sends the correct request for the same code.
+// Pass: the correct request gets a token. Warn, not Fail, when it does not:
+// the refusal cost the code, which is no bypass but locks out every client
+// that retries with another authentication method. Skip: the first request
+// was not refused with a 4xx (accepted, a 5xx, no answer), so there is no
+// refusal to recover from.
+func checkRetryBadAuth(ctx context.Context, a *auditor) (Outcome, string) {
+	if s := a.needToken(ctx); s != "" {
+		return Skip, s
+	}
+	g, skip := a.freshGrant(ctx)
+	if skip != "" {
+		return Skip, skip
+	}
+	f := a.codeForm(g.code, g.verifier)
+	f.Del("client_id")
+	what := "HTTP Basic with the public client's client_id and a secret it does not have"
+	if a.t.ClientSecret != "" {
+		what = "HTTP Basic with a wrong secret"
+	}
+	first := a.token(ctx, tokenCall{body: f.Encode(), authorization: basicAuth(a.t.ClientID, bogusSecret)})
+	switch {
+	case first.err != nil:
+		return Skip, fmt.Sprintf("%s got no answer (%v), so there is no refusal to recover from", what, first.err)
+	case first.accepted():
+		d := fmt.Sprintf("the server accepted %s (%s), so there is no refusal to recover from", what, first.describe())
+		if a.t.ClientSecret != "" {
+			d += "; it does not check the client secret"
+		}
+		return Skip, d
+	case first.status < 400 || first.status >= 500:
+		return Skip, fmt.Sprintf("%s was not refused with a 4xx (%s), so there is no refusal to recover from", what, first.describe())
+	}
+	if ok, why := a.redeem(ctx, g.code, g.verifier).issuedToken(); !ok {
+		return Warn, fmt.Sprintf("%s was refused (%s), then the correct request for the same code got no token (%s): "+
+			"the refusal cost the code, so clients that retry with another authentication method "+
+			"(golang.org/x/oauth2's default AuthStyle) cannot log in", what, first.describe(), why)
+	}
+	return Pass, fmt.Sprintf("%s was refused (%s); the correct request for the same code then got a token", what, first.describe())
 }
 
 func checkReplay(ctx context.Context, a *auditor) (Outcome, string) {

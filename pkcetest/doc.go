@@ -34,7 +34,15 @@
 //     another client redeeming the code, duplicated and smuggled
 //     parameters, wrong content types and oversized bodies are refused as
 //     RFC 6749 §5.2 JSON with Cache-Control: no-store and an
-//     error_description, never a 5xx;
+//     error_description, never a 5xx; a stolen code the attacker makes
+//     the server echo in the response to an authorization request of its
+//     own (through the redirect_uri's own query, or an extra code
+//     parameter that a login redirect carries along) is not rebound to the
+//     attacker's challenge (token.rebind-echo-redirect-query,
+//     token.rebind-echo-code-param); and a token request refused for
+//     client authentication does not cost the code, so the correct retry
+//     still gets a token (token.retry-bad-auth-then-correct, a warn when
+//     it does not: golang.org/x/oauth2's default AuthStyle retries so);
 //   - hygiene: a reused challenge, an exposed challenge, state, caching.
 //
 // A refusal proves nothing if the server refuses everything, so each
@@ -63,6 +71,6 @@
 // The server must issue a code to a plain GET of the authorization URL (it
 // consents at once, or the [Target.Client] carries a logged-in session's
 // cookies), or [Target.Authorize] must drive its login and consent pages.
-// The audit sends about 100 requests and mints about 50 codes; run it
+// The audit sends about 110 requests and mints about 50 codes; run it
 // against a test or staging deployment.
 package pkcetest

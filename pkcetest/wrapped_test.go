@@ -122,7 +122,10 @@ func TestResponseModes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv, _ = startCareless(t, wrappers{authorize: m.Authorize, token: m.Token, discovery: m.Discovery, mode: mode})
+			// It authenticates its client, so that a refusal for client
+			// authentication can be retried (token.retry-bad-auth-then-correct).
+			srv, _ = startCareless(t, wrappers{authorize: m.Authorize, token: m.Token, discovery: m.Discovery, mode: mode,
+				clients: map[string]string{"pkcetest-client": ""}})
 			for id, r := range audit(t, target(srv, "")) {
 				if r.Outcome == pkcetest.Fail || (r.Outcome == pkcetest.Skip && id != "token.basic-form-encoded") {
 					t.Errorf("wrapped %s: %s %s", id, r.Outcome, r.Detail)
