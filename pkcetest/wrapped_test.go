@@ -75,7 +75,8 @@ func TestWrappedCarelessServer(t *testing.T) {
 					t.Errorf("token.basic-form-encoded: %s (%s), want pass", r.Outcome, r.Detail)
 				}
 				for _, id := range []string{"authorize.valid-s256", "token.valid", "token.parallel",
-					"token.retry-wrong-then-none", "token.replay", "token.downgrade", "token.duplicate-grant-type"} {
+					"token.retry-wrong-then-none", "token.replay", "token.downgrade", "token.duplicate-grant-type",
+					"token.rebind-echo-redirect-query", "token.rebind-echo-code-param"} {
 					if r := byID[id]; r.Outcome != pkcetest.Pass {
 						t.Errorf("%s: %s (%s), want pass", id, r.Outcome, r.Detail)
 					}
@@ -224,5 +225,41 @@ func TestOtherRegisteredClient(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Issue 8 items 1 and 4 through the middleware: a stolen code echoed by
+// the careless server (in the redirect_uri's query; in a login redirect
+// carrying the request's query) stays bound to the victim's challenge,
+// and a token request the server refuses for client authentication does
+// not cost the code, for a public and a confidential client.
+func TestWrappedStolenCodeAndRetry(t *testing.T) {
+	for _, mode := range []string{"", "login"} {
+		for _, secret := range []string{"", "pkcetest-secret"} {
+			name := "query"
+			if mode != "" {
+				name = mode
+			}
+			name += map[bool]string{true: "/public", false: "/confidential"}[secret == ""]
+			t.Run(name, func(t *testing.T) {
+				m, err := pkce.New(pkce.Config{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				srv, _ := startCareless(t, wrappers{authorize: m.Authorize, token: m.Token, discovery: m.Discovery,
+					mode: mode, clients: map[string]string{"pkcetest-client": secret}})
+				tg := target(srv, secret)
+				if mode == "login" {
+					tg.Authorize = followLogin(srv)
+				}
+				byID := audit(t, tg)
+				for _, id := range []string{"token.valid", "token.rebind-echo-redirect-query",
+					"token.rebind-echo-code-param", "token.retry-bad-auth-then-correct"} {
+					if r := byID[id]; r.Outcome != pkcetest.Pass {
+						t.Errorf("%s: %s (%s), want pass", id, r.Outcome, r.Detail)
+					}
+				}
+			})
+		}
 	}
 }

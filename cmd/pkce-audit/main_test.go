@@ -261,13 +261,25 @@ func TestAgainstDemo(t *testing.T) {
 			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
 		}
 	}
+	// Issue 8: the stolen-code rebind through an echo and the retry after a
+	// refused client authentication, for which the demo (it keeps a
+	// redirect URI's query and refuses a public client's Basic secret)
+	// is a faithful target.
+	const (
+		redirectQuery = "token.rebind-echo-redirect-query"
+		codeParam     = "token.rebind-echo-code-param"
+		retryBadAuth  = "token.retry-bad-auth-then-correct"
+	)
 	for _, tc := range []struct {
 		name     string
 		flags    []string
 		wantExit int
+		want     map[string]string
 	}{
-		{"wrapped", nil, 0},
-		{"unprotected", []string{"-unprotected"}, 1},
+		{"wrapped", nil, 0, map[string]string{redirectQuery: "pass", codeParam: "pass", retryBadAuth: "pass"}},
+		// The bare demo has no PKCE: a stolen code is redeemed with any
+		// verifier; it burns no code on a refused client authentication.
+		{"unprotected", []string{"-unprotected"}, 1, map[string]string{redirectQuery: "fail", codeParam: "fail", retryBadAuth: "pass"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			issuer := startDemo(t, filepath.Join(dir, "pkce-demo"), tc.flags...)
@@ -291,6 +303,9 @@ func TestAgainstDemo(t *testing.T) {
 			for _, r := range results {
 				if r["outcome"] == "fail" {
 					fails = append(fails, r["id"]+": "+r["detail"])
+				}
+				if want, ok := tc.want[r["id"]]; ok && r["outcome"] != want {
+					t.Errorf("%s: %s (%s), want %s", r["id"], r["outcome"], r["detail"], want)
 				}
 			}
 			if code != tc.wantExit {
