@@ -26,11 +26,28 @@ func authorizeSingle(name string) bool {
 // code_challenge_method (RFC 7636 §4.3, §4.4.1), puts the challenge in the
 // request context ([FromContext]), and runs next behind a response writer
 // that holds the response back until it knows whether a code is being
-// issued: the code in a redirect's Location (query or fragment) or in a
-// form_post page's code input is bound to the challenge in the [Store]
-// before any byte of that response reaches the client. If that fails, the
-// client gets HTTP 500 server_error (503 when the store is full) and never
-// sees the code.
+// issued. That code is bound to the challenge in the [Store] before any byte
+// of the response reaches the client. If that fails, the client gets HTTP
+// 500 server_error (503 when the store is full) and never sees the code.
+//
+// Only a code the wrapped handler issued is bound: the code parameter of a
+// redirect's Location (query or fragment) less the parameters of the
+// request's own redirect_uri, compared after decoding; the code input of a
+// form_post page, that is of a form that posts to the request's
+// redirect_uri (any POST form when the request names none); or the code
+// claim of a signed JARM response (OpenID JWT Secured Authorization
+// Response Mode: the response parameter). A value the request itself carried
+// (a parameter, or a parameter inside one, such as the redirect_uri's own
+// query) is never taken for an issued code, so a handler that echoes its
+// request (a login redirect, a consent page) cannot have a stolen code bound
+// to another challenge. One response binds at most one code. Several
+// distinct codes, an encrypted (JWE) JARM response whose code cannot be
+// read, and a code already bound to another challenge or already used
+// (the Store returns [ErrExists] or [ErrUsed]; logged at Error as a
+// possible attack) fail closed: HTTP 500 server_error, and the code never
+// leaves. A server that mints the code before a consent page and carries it
+// through the consent form is not captured: it binds the code with
+// [Middleware.Record] when it mints it.
 //
 // Refusals are invalid_request: by default an HTTP 400 JSON response, never
 // a redirect to a redirect_uri the middleware cannot vouch for; see
@@ -75,7 +92,8 @@ func (m *Middleware) Authorize(next http.Handler) http.Handler {
 			next.ServeHTTP(w, p.request(r, nil))
 			return
 		}
-		cw := &captureWriter{w: w, m: m, ctx: r.Context(), challenge: c, head: r.Method == http.MethodHead}
+		cw := &captureWriter{w: w, m: m, ctx: r.Context(), challenge: c, head: r.Method == http.MethodHead,
+			req: carried{values: p.values, redirectURI: p.get(paramRedirectURI)}}
 		defer cw.abandon()
 		next.ServeHTTP(cw, p.request(r, context.WithValue(r.Context(), challengeKey{}, cw)))
 		cw.finish()
@@ -234,4 +252,146 @@ func hasValue(list, v string) bool {
 		}
 	}
 	return false
+}
+
+// carried is what an authorization request itself carried (DESIGN.md
+// Authorize 7): its parameters, query and form body, and its redirect_uri.
+// None of it is ever taken for a code the wrapped handler issued, whatever
+// the handler echoes of it.
+type carried struct {
+	values      url.Values // the request's parameters, decoded
+	redirectURI string     // "" when the server uses the registered one (RFC 6749 §3.1.2.3)
+}
+
+// has reports whether v is a value the request carried: the value of one of
+// its parameters, or of a parameter inside one (the redirect_uri's own
+// query, say), decoded.
+func (c *carried) has(v string) bool {
+	for _, vs := range c.values {
+		for _, x := range vs {
+			if x == v || (strings.IndexByte(x, '=') >= 0 && innerValue(x, v)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// innerValue reports whether v is the decoded value of a parameter in the
+// query or fragment of the URL (or bare query) s.
+func innerValue(s, v string) bool {
+	query, fragment := splitURL(s)
+	if strings.IndexByte(s, '?') < 0 && strings.IndexByte(s, '#') < 0 {
+		query = s // a bare query, such as a parameter carrying "a=b&c=d"
+	}
+	for _, part := range [2]string{query, fragment} {
+		for part != "" {
+			var value string
+			_, value, part = nextParam(part)
+			if value == v {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ownParams returns the parameters of the redirect_uri's own query that a
+// response carries a code in (code, and response for JARM), decoded: the
+// server keeps them in its redirect (RFC 6749 §3.1.2), and they are the
+// client's, not the server's. nil when there are none.
+func (c *carried) ownParams() []param {
+	query, _ := splitURL(c.redirectURI)
+	var own []param
+	for query != "" {
+		var name, value string
+		name, value, query = nextParam(query)
+		if name == paramCode || name == jarmParam {
+			own = append(own, param{name, value})
+		}
+	}
+	return own
+}
+
+// param is one decoded name=value pair.
+type param struct{ name, value string }
+
+// isTarget reports whether a form's action (entity-decoded) posts to the
+// request's redirect_uri: any action when the request named none, since the
+// server then posts to the registered one.
+func (c *carried) isTarget(action string) bool {
+	// Browsers strip the spaces around a URL attribute.
+	return c.redirectURI == "" || sameURL(strings.TrimSpace(action), strings.TrimSpace(c.redirectURI))
+}
+
+// sameURL reports whether a and b name the same resource: equal strings,
+// or the same URL once both are parsed and normalised. Scheme and host are
+// compared ignoring case, a default port (80 for http, 443 for https)
+// counts as none, the path is compared decoded, and the query as a
+// multiset of decoded pairs, since servers re-encode and reorder the
+// redirect URI's query when they write it back (html/template, url.Values).
+// The fragment is ignored: a browser does not send it. A relative URL
+// matches only itself.
+func sameURL(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ua, err := url.Parse(a)
+	if err != nil || !ua.IsAbs() {
+		return false
+	}
+	ub, err := url.Parse(b)
+	if err != nil || !ub.IsAbs() {
+		return false
+	}
+	return strings.EqualFold(ua.Scheme, ub.Scheme) &&
+		ua.Opaque == ub.Opaque &&
+		ua.User.String() == ub.User.String() &&
+		strings.EqualFold(ua.Hostname(), ub.Hostname()) &&
+		effectivePort(ua) == effectivePort(ub) &&
+		ua.Path == ub.Path &&
+		sameQuery(ua.RawQuery, ub.RawQuery)
+}
+
+// effectivePort returns u's port, "" for the scheme's default one.
+func effectivePort(u *url.URL) string {
+	p := u.Port()
+	if (p == "80" && strings.EqualFold(u.Scheme, "http")) || (p == "443" && strings.EqualFold(u.Scheme, "https")) {
+		return ""
+	}
+	return p
+}
+
+// sameQuery reports whether two queries hold the same decoded pairs, in any
+// order.
+func sameQuery(a, b string) bool {
+	if a == b {
+		return true
+	}
+	var pa, pb []param
+	for a != "" {
+		var p param
+		p.name, p.value, a = nextParam(a)
+		pa = append(pa, p)
+	}
+	for b != "" {
+		var p param
+		p.name, p.value, b = nextParam(b)
+		pb = append(pb, p)
+	}
+	if len(pa) != len(pb) {
+		return false
+	}
+	used := make([]bool, len(pb))
+next:
+	for _, p := range pa {
+		for i, q := range pb {
+			if !used[i] && p == q {
+				used[i] = true
+				continue next
+			}
+		}
+		return false
+	}
+	return true
 }

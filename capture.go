@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"html"
 	"io"
@@ -19,12 +21,16 @@ import (
 // response carries a code, saves the challenge for that code, and only then
 // lets the response go. As http.TimeoutHandler does, it buffers only what it
 // must: a 2xx page that may be a form_post page, up to a bound.
+//
+// Only a code the handler issued is bound (DESIGN.md Authorize 7): see
+// codeFinder for what counts as one.
 type captureWriter struct {
 	w         http.ResponseWriter
 	m         *Middleware
 	ctx       context.Context // the authorization request's
 	challenge Challenge       // ExpiresAt zero, as FromContext returns it
 	head      bool            // a HEAD request: no body to look at
+	req       carried         // what the request carried: never an issued code
 
 	state  captureState
 	status int
@@ -82,20 +88,19 @@ func (cw *captureWriter) WriteHeader(code int) {
 	// status: 302/303 for query and fragment responses (hybrid flows too).
 	// Header names are case-insensitive on the wire, so a key set without
 	// canonicalization counts too.
-	found := false
+	f := codeFinder{req: &cw.req}
 	for k, vs := range h {
 		if !strings.EqualFold(k, "Location") {
 			continue
 		}
 		for _, loc := range vs {
-			f, ok := cw.saveLocationCodes(loc)
-			if !ok {
-				return
-			}
-			found = found || f
+			f.location(loc)
 		}
 	}
-	if found {
+	if !cw.bind(&f) {
+		return
+	}
+	if f.found() {
 		cw.state = passing
 		cw.w.WriteHeader(code)
 		return
@@ -110,8 +115,8 @@ func (cw *captureWriter) WriteHeader(code int) {
 }
 
 // mayBeFormPost reports whether the response may be a form_post page, so it
-// must be held back: a 2xx with a body that is text/html or untyped, not
-// content-encoded. Servers pick form_post per client, so any such page may
+// must be held back: a 2xx with a body that is HTML (text/html or
+// application/xhtml+xml) or untyped, not content-encoded. Servers pick form_post per client, so any such page may
 // carry a code.
 func (cw *captureWriter) mayBeFormPost(h http.Header) bool {
 	if cw.head || cw.status < 200 || cw.status > 299 || cw.status == http.StatusNoContent ||
@@ -119,7 +124,11 @@ func (cw *captureWriter) mayBeFormPost(h http.Header) bool {
 		return false
 	}
 	ct := h.Get("Content-Type")
-	return ct == "" || mediaType(ct) == "text/html"
+	switch mediaType(ct) {
+	case "", "text/html", "application/xhtml+xml":
+		return true
+	}
+	return false
 }
 
 // Write implies a 200 status, as net/http does.
@@ -238,13 +247,16 @@ func takeLocations(h http.Header) http.Header {
 // carries, then sends the page. truncated says the page went past the
 // bound. It reports false when the response was replaced by an error.
 func (cw *captureWriter) release(truncated bool) bool {
-	codes := formPostCodes(cw.buf)
-	for _, code := range codes {
-		if !cw.save(code) {
-			return false
-		}
+	f := codeFinder{req: &cw.req}
+	f.page(cw.buf)
+	if !cw.bind(&f) {
+		return false
 	}
-	if truncated && len(codes) == 0 && indexFold(cw.buf, "<form") >= 0 {
+	if f.elsewhere {
+		cw.m.log.LogAttrs(cw.ctx, slog.LevelWarn, "pkce: a page carries a code input in a form that does not post to the request's redirect_uri; it is not bound: a server that mints the code before such a page (a consent form) binds it with Record",
+			slog.String("client_id", cw.challenge.ClientID))
+	}
+	if truncated && !f.found() && indexFold(cw.buf, "<form") >= 0 {
 		cw.m.log.LogAttrs(cw.ctx, slog.LevelWarn, "pkce: a form page is longer than the capture bound; a code past it is not captured and its token request fails if PKCE is required",
 			slog.Int("max_capture_bytes", cw.m.maxCaptureBytes))
 	}
@@ -293,37 +305,37 @@ func (hh heldHeader) restore(h http.Header) (trailers http.Header) {
 	return trailers
 }
 
-// saveLocationCodes binds the challenge to each code in a redirect
-// Location's query and fragment. ok is false when the response was
-// replaced by an error.
-func (cw *captureWriter) saveLocationCodes(loc string) (found, ok bool) {
-	query, fragment := loc, ""
-	if i := strings.IndexByte(loc, '#'); i >= 0 {
-		query, fragment = loc[:i], loc[i+1:]
+// bind saves the challenge for the one code f found, if any. It fails
+// closed, replacing the response with an error, when f found several codes
+// or an encrypted JARM response, or when the save fails. It reports false
+// when the response was replaced.
+func (cw *captureWriter) bind(f *codeFinder) bool {
+	if f.echoed {
+		cw.m.log.LogAttrs(cw.ctx, slog.LevelWarn, "pkce: the response carries a code that the request itself carried (an echo of its parameters or of its redirect_uri's query); it is not bound",
+			slog.String("client_id", cw.challenge.ClientID))
 	}
-	if i := strings.IndexByte(query, '?'); i >= 0 {
-		query = query[i+1:]
-	} else {
-		query = ""
+	var desc string
+	switch {
+	case f.encrypted:
+		desc = "the authorization response is an encrypted JARM response (JWE): its code cannot be read, so its PKCE challenge could never be checked; it was not sent. Use a signed, unencrypted JARM response mode with PKCE"
+	case f.several:
+		desc = "the authorization response carried several codes; a response may carry one code only, so none was sent"
+	case f.code != "":
+		return cw.save(f.code)
+	default:
+		return true
 	}
-	for _, part := range [2]string{query, fragment} {
-		for part != "" {
-			var code string
-			code, part = nextCode(part)
-			if code == "" {
-				continue
-			}
-			found = true
-			if !cw.save(code) {
-				return found, false
-			}
-		}
-	}
-	return found, true
+	e := &refusal{http.StatusInternalServerError, errServerError, desc}
+	cw.m.logRefusal(cw.ctx, "authorize", cw.challenge.ClientID, e)
+	cw.replace(e)
+	return false
 }
 
 // save binds the challenge to code. If the store fails, it replaces the
-// response with an error, so the code never reaches the client.
+// response with an error, so the code never reaches the client. A code
+// whose key is already bound to another challenge (ErrExists) or used
+// (ErrUsed) is never rebound: the response fails closed, logged at Error
+// as a possible attack (a stolen code echoed back through this request).
 func (cw *captureWriter) save(code string) bool {
 	c := cw.challenge
 	c.ExpiresAt = cw.m.now().Add(cw.m.ttl)
@@ -331,69 +343,354 @@ func (cw *captureWriter) save(code string) bool {
 	if err == nil {
 		return true
 	}
-	cw.m.logFault(cw.ctx, "authorize", "save", err)
+	var e *refusal
+	switch {
+	case errors.Is(err, ErrUsed), errors.Is(err, ErrExists):
+		what := "is already bound to another code_challenge"
+		if errors.Is(err, ErrUsed) {
+			what = "was already redeemed"
+		}
+		e = &refusal{http.StatusInternalServerError, errServerError,
+			"the authorization code issued for this request " + what + ", so it was not sent: a code serves one authorization request only (the server issued the same code twice, or a possible attack echoed a stolen code through this request)"}
+		cw.m.logRefusal(cw.ctx, "authorize", cw.challenge.ClientID, e)
+	default:
+		cw.m.logFault(cw.ctx, "authorize", "save", err)
+		e = storeRefusal(err, "record the code_challenge for the authorization code")
+	}
+	cw.replace(e)
+	return false
+}
+
+// replace drops the handler's response and sends e instead: nothing of the
+// handler's (Location, Set-Cookie, Content-Type, the held page) goes out.
+func (cw *captureWriter) replace(e *refusal) {
 	cw.state = replaced
 	cw.buf = nil
 	h := cw.w.Header()
 	for k := range h {
-		delete(h, k) // Location, Set-Cookie, Content-Type: none of it goes out
+		delete(h, k)
 	}
-	storeRefusal(err, "record the code_challenge for the authorization code").write(cw.w)
+	e.write(cw.w)
+}
+
+// jarmParam is the parameter a JARM response travels in (JWT Secured
+// Authorization Response Mode for OAuth 2.0, section 2.1), in a redirect's
+// query or fragment or a form_post page.
+const jarmParam = "response"
+
+// codeFinder finds the code a response carries (DESIGN.md Authorize 7).
+// Only a code the wrapped handler issued counts:
+//
+//   - in a redirect, the code and response (JARM) parameters of the
+//     Location's query and fragment, less those of the request's own
+//     redirect_uri (which the server keeps, RFC 6749 §3.1.2), compared as a
+//     multiset of decoded pairs, since servers re-encode and reorder;
+//   - in a page, the code and response inputs of a form that posts to the
+//     request's redirect_uri, or of any POST form when the request named
+//     none (OAuth 2.0 Form Post Response Mode);
+//   - never a value the request itself carried (carried.has): a handler
+//     that echoes its request (a login redirect with the request's query,
+//     a consent page with its parameters as hidden inputs) must not get a
+//     stolen code bound to the attacker's challenge.
+//
+// The same code found twice is one code; distinct ones are several, which
+// fails closed, so one response writes at most one store entry.
+type codeFinder struct {
+	req       *carried
+	own       []param // the redirect_uri's own code and response parameters
+	ownRead   bool
+	code      string // the one code found
+	several   bool   // distinct codes were found
+	encrypted bool   // a JARM response is encrypted: its code cannot be read
+	echoed    bool   // a candidate was a value the request carried: not bound
+	elsewhere bool   // a code input in a form that does not post to the redirect_uri
+}
+
+// found reports whether the response carries a code (or something that
+// fails closed).
+func (f *codeFinder) found() bool { return f.code != "" || f.several || f.encrypted }
+
+// add counts a candidate code.
+func (f *codeFinder) add(code string) {
+	switch {
+	case code == "":
+	case f.req.has(code):
+		f.echoed = true
+	case f.code == "":
+		f.code = code
+	case code != f.code:
+		f.several = true
+	}
+}
+
+// addJARM counts the codes of a JARM response.
+func (f *codeFinder) addJARM(jwt string) {
+	switch {
+	case jwt == "":
+		return
+	case f.req.has(jwt):
+		f.echoed = true
+		return
+	}
+	codes, encrypted := jarmCodes(jwt)
+	f.encrypted = f.encrypted || encrypted
+	for _, c := range codes {
+		f.add(c)
+	}
+}
+
+// location counts the codes of a redirect's Location.
+func (f *codeFinder) location(loc string) {
+	if !f.ownRead {
+		f.own, f.ownRead = f.req.ownParams(), true
+	}
+	var subtracted []bool
+	if len(f.own) > 0 {
+		subtracted = make([]bool, len(f.own))
+	}
+	query, fragment := splitURL(loc)
+	for _, part := range [2]string{query, fragment} {
+		for part != "" {
+			var rawName, rawValue string
+			rawName, rawValue, part = nextPair(part)
+			name := queryDecode(rawName)
+			if name != paramCode && name != jarmParam {
+				continue
+			}
+			value := queryDecode(rawValue)
+			if subtract(f.own, subtracted, param{name, value}) {
+				continue // the redirect_uri's own, kept by the server
+			}
+			if name == paramCode {
+				f.add(value)
+			} else {
+				f.addJARM(value)
+			}
+		}
+	}
+}
+
+// subtract marks the first unmarked pair of own equal to p and reports
+// whether there was one.
+func subtract(own []param, marked []bool, p param) bool {
+	for i, o := range own {
+		if !marked[i] && o == p {
+			marked[i] = true
+			return true
+		}
+	}
 	return false
 }
 
-// nextCode scans an application/x-www-form-urlencoded string for the next
-// "code" parameter: it returns its decoded value ("" if this pair is not
-// one) and the rest of the string.
-func nextCode(s string) (code, rest string) {
-	pair, rest, _ := strings.Cut(s, "&")
-	key, value, _ := strings.Cut(pair, "=")
-	if key != paramCode {
-		if !strings.ContainsAny(key, "%+") {
-			return "", rest
-		}
-		if k, err := url.QueryUnescape(key); err != nil || k != paramCode {
-			return "", rest
-		}
-	}
-	if v, err := url.QueryUnescape(value); err == nil {
-		return v, rest
-	}
-	return value, rest // a client may still read it raw: bind that
-}
-
-// formPostCodes returns the values of the <input> elements named code in a
-// form_post page (OAuth 2.0 Form Post Response Mode), whatever the order and
-// quoting of their attributes, entity-decoded. An element cut off by the end
-// of page is ignored.
-func formPostCodes(page []byte) []string {
-	var codes []string
+// page counts the codes of a form_post page: the code and response inputs
+// of the forms that post to the request's redirect_uri (carried.isTarget),
+// whatever the order and quoting of their attributes, entity-decoded. As in
+// a browser, a form start tag inside a form is ignored and a form ends at
+// its end tag or the end of the page; comments are skipped. An element cut
+// off by the end of the page is ignored.
+func (f *codeFinder) page(page []byte) {
+	inForm, target := false, false
 	for {
-		i := indexFold(page, "<input")
+		i := bytes.IndexByte(page, '<')
 		if i < 0 {
-			return codes
+			return
 		}
-		page = page[i+len("<input"):]
-		if len(page) == 0 || !(isHTMLSpace(page[0]) || page[0] == '/' || page[0] == '>') {
-			continue // e.g. <inputs>
-		}
-		var name, value string
-		var complete bool
-		name, value, page, complete = inputAttrs(page)
-		if !complete {
-			return codes
-		}
-		if name == paramCode && value != "" {
-			codes = append(codes, value)
+		page = page[i:]
+		switch {
+		case len(page) >= 4 && string(page[:4]) == "<!--":
+			if page = skipComment(page); page == nil {
+				return
+			}
+		case isTag(page, "<form"):
+			method, action, rest, complete := tagAttrs(page[len("<form"):], "method", "action")
+			if !complete {
+				return
+			}
+			page = rest
+			if !inForm { // a form inside a form is ignored, as browsers do
+				inForm = true
+				target = strings.EqualFold(strings.TrimSpace(method), "post") && f.req.isTarget(action)
+			}
+		case isTag(page, "</form"):
+			inForm = false
+			page = page[len("</form"):]
+		case isTag(page, "<input"):
+			name, value, rest, complete := tagAttrs(page[len("<input"):], "name", "value")
+			if !complete {
+				return
+			}
+			page = rest
+			f.input(name, value, inForm && target)
+		default:
+			page = page[1:]
 		}
 	}
 }
 
-// inputAttrs reads the attributes of a tag up to its '>', returning the
-// entity-decoded name and value attributes (the first of each, as HTML
-// parsers keep) and the rest of the page after the tag.
-func inputAttrs(s []byte) (name, value string, rest []byte, complete bool) {
-	var haveName, haveValue bool
+// input counts an <input> of a page; inTarget says it is in a form that
+// posts to the redirect_uri.
+func (f *codeFinder) input(name, value string, inTarget bool) {
+	switch {
+	case value == "":
+	case inTarget && name == paramCode:
+		f.add(value)
+	case inTarget && name == jarmParam:
+		f.addJARM(value)
+	case name == paramCode && f.req.has(value):
+		f.echoed = true
+	case name == paramCode:
+		f.elsewhere = true
+	}
+}
+
+// isTag reports whether page starts with the tag opening open (such as
+// "<form"), in any case, followed by what may end a tag name.
+func isTag(page []byte, open string) bool {
+	if len(page) <= len(open) || !bytes.EqualFold(page[:len(open)], []byte(open)) {
+		return false
+	}
+	c := page[len(open)]
+	return isHTMLSpace(c) || c == '/' || c == '>'
+}
+
+// skipComment returns page after the comment it starts with ("<!--"), nil
+// when the comment runs to the end. As in browsers, "<!-->" and "<!--->"
+// are empty comments and "--!>" ends one too.
+func skipComment(page []byte) []byte {
+	body := page[len("<!--"):]
+	switch {
+	case bytes.HasPrefix(body, []byte(">")):
+		return body[1:]
+	case bytes.HasPrefix(body, []byte("->")):
+		return body[2:]
+	}
+	end, n := bytes.Index(body, []byte("-->")), 3
+	if alt := bytes.Index(body, []byte("--!>")); alt >= 0 && (end < 0 || alt < end) {
+		end, n = alt, 4
+	}
+	if end < 0 {
+		return nil
+	}
+	return body[end+n:]
+}
+
+// splitURL returns the raw query and fragment of a URL (or of a Location
+// header's value, which may be relative).
+func splitURL(s string) (query, fragment string) {
+	if i := strings.IndexByte(s, '#'); i >= 0 {
+		s, fragment = s[:i], s[i+1:]
+	}
+	if i := strings.IndexByte(s, '?'); i >= 0 {
+		query = s[i+1:]
+	}
+	return query, fragment
+}
+
+// nextPair returns the next name=value pair of an
+// application/x-www-form-urlencoded string, raw, and the rest. Empty pairs
+// are skipped.
+func nextPair(s string) (name, value, rest string) {
+	for strings.HasPrefix(s, "&") {
+		s = s[1:]
+	}
+	pair, rest, _ := strings.Cut(s, "&")
+	name, value, _ = strings.Cut(pair, "=")
+	return name, value, rest
+}
+
+// nextParam is nextPair, decoded.
+func nextParam(s string) (name, value, rest string) {
+	name, value, rest = nextPair(s)
+	return queryDecode(name), queryDecode(value), rest
+}
+
+// queryDecode decodes a form-encoded string without allocating when there
+// is nothing to decode. A malformed escape leaves it raw: a client may
+// still read it so, and it is bound so.
+func queryDecode(s string) string {
+	if !strings.ContainsAny(s, "%+") {
+		return s
+	}
+	if d, err := url.QueryUnescape(s); err == nil {
+		return d
+	}
+	return s
+}
+
+// jarmCodes returns the code claims of a JARM response (JWT Secured
+// Authorization Response Mode for OAuth 2.0): the payload of a signed JWT
+// (JWS compact serialization, RFC 7515 §7.1), read without checking the
+// signature, which the server made. encrypted is true for a JWE (RFC 7516
+// §7.1: five parts, or a header with "enc"), whose code cannot be read.
+// A value that is not a JWT has no code.
+func jarmCodes(jwt string) (codes []string, encrypted bool) {
+	switch strings.Count(jwt, ".") {
+	case 4:
+		return nil, true
+	case 2:
+	default:
+		return nil, false
+	}
+	header, rest, _ := strings.Cut(jwt, ".")
+	payload, _, _ := strings.Cut(rest, ".")
+	h, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(header, "="))
+	if err != nil {
+		return nil, false
+	}
+	if _, enc, ok := jsonMember(h, "enc"); !ok {
+		return nil, false
+	} else if enc {
+		return nil, true
+	}
+	p, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(payload, "="))
+	if err != nil {
+		return nil, false
+	}
+	codes, _, _ = jsonMember(p, paramCode)
+	return codes, false
+}
+
+// jsonMember reads a JSON object and returns the string values of its
+// member name (each one, should the member be repeated) and whether the
+// member is there at all. ok is false when doc is not a JSON object.
+func jsonMember(doc []byte, name string) (values []string, present, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, false, false
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, false, false
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, false, false
+		}
+		if t.(string) != name { // object keys are strings
+			continue
+		}
+		present = true
+		var s string
+		if json.Unmarshal(raw, &s) == nil && s != "" {
+			values = append(values, s)
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, false, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false, false // data after the object
+	}
+	return values, present, true
+}
+
+// tagAttrs reads the attributes of a tag up to its '>', returning the
+// entity-decoded values of the attributes named a and b (the first of each,
+// as HTML parsers keep; names in any case) and the rest of the page after
+// the tag. complete is false when the tag is cut off.
+func tagAttrs(s []byte, a, b string) (va, vb string, rest []byte, complete bool) {
+	var haveA, haveB bool
 	for {
 		for len(s) > 0 && (isHTMLSpace(s[0]) || s[0] == '/') {
 			s = s[1:]
@@ -402,7 +699,7 @@ func inputAttrs(s []byte) (name, value string, rest []byte, complete bool) {
 			return "", "", nil, false
 		}
 		if s[0] == '>' {
-			return name, value, s[1:], true
+			return va, vb, s[1:], true
 		}
 		// Attribute name: up to whitespace, '/', '>' or '='.
 		j := 0
@@ -438,10 +735,10 @@ func inputAttrs(s []byte) (name, value string, rest []byte, complete bool) {
 			}
 		}
 		switch {
-		case !haveName && bytes.EqualFold(attr, []byte("name")):
-			name, haveName = html.UnescapeString(string(val)), true
-		case !haveValue && bytes.EqualFold(attr, []byte("value")):
-			value, haveValue = html.UnescapeString(string(val)), true
+		case !haveA && bytes.EqualFold(attr, []byte(a)):
+			va, haveA = html.UnescapeString(string(val)), true
+		case !haveB && bytes.EqualFold(attr, []byte(b)):
+			vb, haveB = html.UnescapeString(string(val)), true
 		}
 	}
 }

@@ -301,8 +301,8 @@ func TestCaptureBound(t *testing.T) {
 		page     string
 		captured bool
 	}{
-		{"code within the bound, page longer", `<form><input name="code" value="the-code"></form>` + padding, true},
-		{"code past the bound", `<form>` + padding + `<input name="code" value="the-code"></form>`, false},
+		{"code within the bound, page longer", `<form method="post" action="` + testRedirect + `"><input name="code" value="the-code"></form>` + padding, true},
+		{"code past the bound", `<form method="post" action="` + testRedirect + `">` + padding + `<input name="code" value="the-code"></form>`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,12 +3,15 @@ package pkce
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -130,67 +133,135 @@ func FuzzToken(f *testing.F) {
 	})
 }
 
-// FuzzLocationCodes: every code a URL parser finds in a Location is bound.
+// FuzzLocationCodes: whatever the Location and the request's redirect_uri,
+// the code found is never a value the request carried and is one of the
+// Location's code parameters; a code the server adds to the redirect_uri,
+// as it is or re-encoded and reordered by url.Values, is found alone: the
+// redirect_uri's own parameters, codes included, are subtracted.
 func FuzzLocationCodes(f *testing.F) {
-	f.Add("https://app.example/cb?code=abc&state=x")
-	f.Add("https://app.example/cb#state=x&code=abc&id_token=y")
-	f.Add("https://app.example/cb?co%64e=a%2Bb#code=c")
-	f.Fuzz(func(t *testing.T, loc string) {
-		var saved []string
-		m, err := New(Config{Store: recordingStore{&saved}})
-		if err != nil {
-			t.Fatal(err)
+	f.Add("http://127.0.0.1:9/cb?state=s&code=abc#code=def", "http://127.0.0.1:9/cb")
+	f.Add("https://app.example/cb?code=a%zz&code=", "")
+	f.Add("http://127.0.0.1:9/x?code=V&code=new", "http://127.0.0.1:9/x?code=V")
+	f.Add("/login?response_type=code&code=V&redirect_uri=x", "http://127.0.0.1:9/cb?tenant=a")
+	f.Add("https://app.example/cb?response=eyJhbGciOiJub25lIn0.eyJjb2RlIjoiYWJjIn0.", "https://app.example/cb?c%6fde=%56+1")
+	const added = "zz9new"
+	f.Fuzz(func(t *testing.T, loc, redirect string) {
+		req := carried{values: url.Values{paramRedirectURI: {redirect}, paramState: {"s"}}, redirectURI: redirect}
+		if redirect == "" {
+			req = carried{values: url.Values{paramState: {"s"}}}
 		}
-		cw := &captureWriter{w: httptest.NewRecorder(), m: m, ctx: context.Background(), challenge: Challenge{Method: S256}}
-		found, ok := cw.saveLocationCodes(loc)
-		if !ok || found != (len(saved) > 0) {
-			t.Fatalf("found %v ok %v with %d saved", found, ok, len(saved))
+		fd := codeFinder{req: &req}
+		fd.location(loc)
+		if fd.code != "" && req.has(fd.code) {
+			t.Fatalf("a value the request carried was taken for a code: %q", fd.code)
 		}
-		u, err := url.Parse(loc)
+		if fd.code != "" && !strings.Contains(loc, "response=") {
+			query, fragment := splitURL(loc)
+			if !strings.Contains(query+"&"+fragment, "=") {
+				t.Fatalf("code %q found in %q, which has no parameter", fd.code, loc)
+			}
+		}
+		if strings.Contains(redirect, "#") || strings.Contains(redirect, added) || redirect == "" {
+			return
+		}
+		sep := "?"
+		if strings.Contains(redirect, "?") {
+			sep = "&"
+		}
+		// A server that appends its parameters to the redirect URI as it is.
+		fd = codeFinder{req: &req}
+		fd.location(redirect + sep + "code=" + added + "&state=s")
+		if fd.code != added || fd.several || fd.encrypted {
+			t.Fatalf("appended to %q: code %q several %v encrypted %v", redirect, fd.code, fd.several, fd.encrypted)
+		}
+		// A server that re-encodes: url.Values sorts and escapes anew.
+		u, err := url.Parse(redirect)
 		if err != nil {
 			return
 		}
-		var want []string
-		if q, err := url.ParseQuery(u.RawQuery); err == nil {
-			want = append(want, q[paramCode]...)
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			return
 		}
-		if fq, err := url.ParseQuery(u.EscapedFragment()); err == nil {
-			want = append(want, fq[paramCode]...)
-		}
-		for _, code := range want {
-			if code == "" {
-				continue
-			}
-			k := storeKey(code)
-			bound := false
-			for _, s := range saved {
-				bound = bound || s == k
-			}
-			if !bound {
-				t.Fatalf("code %q in %q was not bound", code, loc)
-			}
+		q.Add(paramCode, added)
+		u.RawQuery = q.Encode()
+		fd = codeFinder{req: &req}
+		fd.location(u.String())
+		if fd.code != added || fd.several || fd.encrypted {
+			t.Fatalf("re-encoded from %q as %q: code %q several %v encrypted %v", redirect, u.String(), fd.code, fd.several, fd.encrypted)
 		}
 	})
 }
 
-// FuzzFormPostCodes: the scanner never panics, and a code input appended
-// after a complete page is always found.
-func FuzzFormPostCodes(f *testing.F) {
-	f.Add(`<html><body><form method="post"><input type="hidden" name="code" value="abc"/></form></body></html>`)
-	f.Add(`<INPUT value='a&amp;b' NAME=code>`)
-	f.Add(`<input name="code" value="unterminated`)
-	f.Fuzz(func(t *testing.T, page string) {
-		for _, c := range formPostCodes([]byte(page)) {
-			if c == "" {
-				t.Fatal("an empty code was returned")
-			}
+// FuzzPageCodes: the page scanner never panics nor returns a value the
+// request carried; a form_post form appended to a page without markup, and
+// a form posting to the entity-encoded redirect_uri whatever it is, are
+// found.
+func FuzzPageCodes(f *testing.F) {
+	f.Add(`<html><body><form method="post" action="https://app.example/cb"><input type="hidden" name="code" value="abc"/></form></body></html>`, "https://app.example/cb")
+	f.Add(`<FORM METHOD=POST><INPUT value='a&amp;b' NAME=code></FORM>`, "")
+	f.Add(`<form method=post action="/consent"><input name="code" value="unterminated`, "https://app.example/cb")
+	f.Add(`<!--><form method="post" action="https://app.example/cb?b=2&amp;a=1"><form><input name=response value=a.b.c.d.e>`, "https://app.example/cb?a=1&b=2")
+	const added = "zz9new"
+	f.Fuzz(func(t *testing.T, page, redirect string) {
+		req := carried{values: url.Values{paramCode: {"stolen"}}, redirectURI: redirect}
+		fd := codeFinder{req: &req}
+		fd.page([]byte(page))
+		if fd.code != "" && req.has(fd.code) {
+			t.Fatalf("a value the request carried was taken for a code: %q", fd.code)
 		}
-		if strings.ContainsAny(page, `"'<>`) {
+		if strings.Contains(redirect, added) {
+			return
+		}
+		form := `<form method="post" action="` + html.EscapeString(redirect) + `"><input type="hidden" name="code" value="` + added + `"></form>`
+		fd = codeFinder{req: &req}
+		fd.page([]byte(form))
+		if fd.code != added || fd.several {
+			t.Fatalf("form posting to %q: code %q several %v", redirect, fd.code, fd.several)
+		}
+		if strings.ContainsAny(page, `"'<>`) || strings.Contains(page, added) {
 			return // an open tag or quote may swallow what follows, as in a browser
 		}
-		codes := formPostCodes([]byte(page + `<input name="code" value="zz9">`))
-		if len(codes) == 0 || codes[len(codes)-1] != "zz9" {
-			t.Fatalf("appended code not found: %q", codes)
+		fd = codeFinder{req: &req}
+		fd.page([]byte(page + form))
+		if fd.code != added || fd.several {
+			t.Fatalf("appended form: code %q several %v", fd.code, fd.several)
+		}
+	})
+}
+
+// FuzzJARM: a JARM response is never a panic; five parts are always
+// encrypted; a signed one's code claim is found as encoding/json reads it.
+func FuzzJARM(f *testing.F) {
+	f.Add(`{"alg":"ES256"}`, `{"iss":"https://as","code":"abc","state":"s"}`)
+	f.Add(`{"alg":"dir","enc":"A256GCM"}`, `{}`)
+	f.Add(`{"alg":"none"}`, `{"code":"a","code":"b"}`)
+	f.Add(`{"alg":"HS256"}`, `{"code":12,"x":{"code":"y"}}`)
+	f.Fuzz(func(t *testing.T, header, payload string) {
+		jwt := base64.RawURLEncoding.EncodeToString([]byte(header)) + "." + base64.RawURLEncoding.EncodeToString([]byte(payload)) + ".sig"
+		codes, encrypted := jarmCodes(jwt)
+		if _, enc := jarmCodes(jwt + ".x.y"); !enc {
+			t.Fatal("five parts not taken for a JWE")
+		}
+		var h map[string]any
+		if json.Unmarshal([]byte(header), &h) != nil {
+			if len(codes) > 0 || encrypted {
+				t.Fatalf("a header that is not JSON gave %q %v", codes, encrypted)
+			}
+			return
+		}
+		if _, enc := h["enc"]; enc != encrypted {
+			t.Fatalf("header %q: encrypted %v", header, encrypted)
+		}
+		var p map[string]any
+		if encrypted || json.Unmarshal([]byte(payload), &p) != nil {
+			return
+		}
+		// Every string code claim counts (a repeated member is several
+		// codes, which fails closed), so the one encoding/json keeps is
+		// among them.
+		if want, _ := p[paramCode].(string); want != "" && !slices.Contains(codes, want) {
+			t.Fatalf("payload %q: codes %q, encoding/json reads %q", payload, codes, want)
 		}
 	})
 }
