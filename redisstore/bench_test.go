@@ -56,6 +56,28 @@ func BenchmarkTake(b *testing.B) {
 	})
 }
 
+// BenchmarkTakeAsRestore is a take that the wrapped token handler refused:
+// TakeAs, then Restore, on one key, two round trips per iteration.
+func BenchmarkTakeAsRestore(b *testing.B) {
+	benchClients(b, func(b *testing.B, s *redisstore.Store, _ *redis.Client) {
+		ctx := benchContext(b)
+		key := newKey()
+		if err := s.Save(ctx, key, newChallenge(time.Hour)); err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		for i := range b.N {
+			take := uint64(i + 1)
+			if _, err := s.TakeAs(ctx, key, take); err != nil {
+				b.Fatal(err)
+			}
+			if err := s.Restore(ctx, key, take); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 func BenchmarkSaveParallel(b *testing.B) {
 	benchClients(b, func(b *testing.B, s *redisstore.Store, _ *redis.Client) {
 		ctx := benchContext(b)

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,26 +16,93 @@ import (
 // [WithKeyPrefix] says otherwise.
 const DefaultKeyPrefix = "pkce:"
 
-// tombstone is the value of a used entry: Take replaces the encoded challenge
-// with it and keeps the key's TTL, so later calls answer [pkce.ErrUsed] until
-// the entry expires. An encoded challenge is never one byte long and never
-// starts with it.
-const tombstone = "u"
+// The first byte of a value says what it is (see the package
+// documentation for the layout):
+//
+//   - format1: a live entry, an encoded challenge nobody has taken.
+//   - markTake, markTakeAs: a used entry, the 8-byte identifier of the take
+//     that used it, then the live entry as it was. markTake is a plain Take,
+//     which nothing undoes; markTakeAs a [Store.TakeAs], which its own
+//     [Store.Restore] undoes.
+//   - tombstone: a used entry written by versions before used entries kept
+//     their challenge. It is read, never written.
+const (
+	markTake   = 0x02
+	markTakeAs = 0x03
+	markLen    = 9 // the mark byte and the take identifier
+	tombstone  = "u"
+)
 
-// saveScript records a challenge unless the key holds a tombstone: a Save
-// over a used entry must never make it usable again, and only a script can
-// check and set in one atomic round trip on Redis 6.2 (SET NX GET needs 7.0).
-// KEYS[1] the entry, ARGV[1] the encoded challenge, ARGV[2] its TTL in
-// milliseconds. It returns 1 when saved, 0 when the key is used.
-const saveScript = `if redis.call('GET', KEYS[1]) == '` + tombstone + `' then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1`
+// saveScript records a challenge unless the key holds a live entry, in one
+// atomic round trip: a key is never rebound. KEYS[1] the entry, ARGV[1] the
+// encoded challenge, ARGV[2] its TTL in milliseconds, ARGV[3] the length of
+// its format byte and method, after which comes the varint of ExpiresAt.
+// It returns 1 when saved, or when the key holds the same challenge (Value,
+// Method and ClientID: the live entry less its ExpiresAt varint), which it
+// leaves as it is; 0 when the key holds a used entry; 2 when it holds
+// another challenge; 3 when it holds a value this package did not write.
+const saveScript = `local v = redis.call('GET', KEYS[1])
+if not v then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+local b = string.byte(v)
+if b == 2 or b == 3 or v == 'u' then return 0 end
+if b ~= 1 then return 3 end
+local p = tonumber(ARGV[3])
+local function identity(x)
+  local i = p + 1
+  while true do
+    local c = string.byte(x, i)
+    if not c then return nil end
+    if c < 128 then break end
+    i = i + 1
+  end
+  return string.sub(x, 1, p) .. string.sub(x, i + 1)
+end
+local id = identity(v)
+if id and id == identity(ARGV[1]) then return 1 end
+return 2`
+
+// takeScript marks a live entry used by a take and returns the challenge,
+// in one atomic round trip. KEYS[1] the entry, ARGV[1] the take's mark
+// (markLen bytes). It returns nil when there is no entry; the live entry
+// when it was live (now used by this take), or when this same take already
+// holds it (a command re-sent after a lost answer); the tombstone when
+// another take used it; and a value this package did not write as it is.
+const takeScript = `local v = redis.call('GET', KEYS[1])
+if not v then return false end
+local b = string.byte(v)
+if b == 1 then
+  redis.call('SET', KEYS[1], ARGV[1] .. v, 'KEEPTTL')
+  return v
+end
+if b == 2 or b == 3 or v == 'u' then
+  if string.sub(v, 1, 9) == ARGV[1] then return string.sub(v, 10) end
+  return 'u'
+end
+return v`
+
+// restoreScript makes an entry used by a TakeAs live again, if that take
+// still holds it, keeping its TTL. KEYS[1] the entry, ARGV[1] the take's
+// mark. It returns 1 when restored, 0 when nothing changed.
+const restoreScript = `local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, 9) == ARGV[1] then
+  redis.call('SET', KEYS[1], string.sub(v, 10), 'KEEPTTL')
+  return 1
+end
+return 0`
 
 // Store is a [pkce.Store] kept in Redis, shared by every instance of an
-// authorization server that uses the same Redis and key prefix. Save and
-// Take are one round trip each and use single-key commands only, so Store
-// works with a single Redis, Sentinel, Redis Cluster and Ring clients alike.
-// It needs Redis 6.2 or newer.
+// authorization server that uses the same Redis and key prefix. It
+// implements [pkce.Restorer] too, so a token request the wrapped handler
+// refuses does not cost the client its code. Every operation is one round
+// trip, a Lua script on one key, so Store works with a single Redis,
+// Sentinel, Redis Cluster and Ring clients alike, and each is atomic: no
+// other command on the key runs in between. Each operation is also safe to
+// repeat: go-redis re-sends a command whose answer was lost (EOF, a read
+// timeout) when MaxRetries allows, and a re-sent Save, Take, TakeAs or
+// Restore acts as if it had been sent once. It needs Redis 6.2 or newer.
 //
 // A Store is safe for concurrent use, as is the client it wraps. Create one
 // with [New]; it holds no resources of its own and has nothing to Close.
@@ -77,49 +145,119 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 	return s
 }
 
-// errNotFuture is returned by Save for a challenge whose ExpiresAt is not in
-// the future.
-var errNotFuture = errors.New("redisstore: challenge ExpiresAt is not in the future")
+var (
+	// errNotFuture is returned by Save for a challenge whose ExpiresAt is
+	// not in the future.
+	errNotFuture = errors.New("redisstore: challenge ExpiresAt is not in the future")
+	// errZeroTake is returned by TakeAs for take 0.
+	errZeroTake = errors.New("redisstore: a take identifier must not be 0")
+)
 
-// Save records c under key until c.ExpiresAt, in one round trip. Saving over
-// a live unused entry replaces it; saving over a used one returns
-// [pkce.ErrUsed] and changes nothing. It returns an error if c.ExpiresAt is
-// not in the future, if ctx is done, and for any Redis or network fault.
-// The entry's TTL is c.ExpiresAt less this machine's clock, in milliseconds
-// rounded up, so Redis's own clock does not need to agree. Safe for
-// concurrent use.
+// Save records c under key until c.ExpiresAt, in one atomic round trip. A
+// key is never rebound: if it holds a live entry, Save changes nothing and
+// returns [pkce.ErrUsed] when the entry is used, [pkce.ErrExists] when it is
+// unused and holds another challenge (Value, Method or ClientID differ),
+// and nil when it holds the same challenge, whatever c.ExpiresAt says (a
+// retry; the entry keeps its own expiry). Once the entry has expired the key
+// is free again. So a Save that go-redis re-sends after its first attempt
+// saved succeeds and changes nothing.
+//
+// Save returns an error if c.ExpiresAt is not in the future, if ctx is
+// done, for a key holding a value this package did not write, and for any
+// Redis or network fault. The entry's TTL is c.ExpiresAt less this
+// machine's clock, in milliseconds rounded up, so Redis's own clock does not
+// need to agree. Safe for concurrent use.
 func (s *Store) Save(ctx context.Context, key string, c pkce.Challenge) error {
 	ttl := time.Until(c.ExpiresAt)
 	if ttl <= 0 {
 		return errNotFuture
 	}
 	ms := int64((ttl + time.Millisecond - 1) / time.Millisecond)
-	cmd := redis.NewIntCmd(ctx, "eval", saveScript, 1, s.prefix+key, encode(c), ms)
+	v, p := encode(c)
+	cmd := redis.NewIntCmd(ctx, "eval", saveScript, 1, s.prefix+key, v, ms, p)
 	if err := s.process(ctx, cmd); err != nil {
 		return fmt.Errorf("redisstore: save: %w", err)
 	}
-	if cmd.Val() == 0 {
+	switch cmd.Val() {
+	case 1:
+		return nil
+	case 0:
 		return pkce.ErrUsed
+	case 2:
+		return pkce.ErrExists
+	}
+	return fmt.Errorf("redisstore: save: the entry under %q was not written by this package", s.prefix+key)
+}
+
+// Take returns the challenge saved under key and marks it used, in one
+// atomic round trip: of any number of calls for one key, from any number of
+// instances, exactly one gets the challenge. The others get [pkce.ErrUsed]
+// until the entry expires, then [pkce.ErrNotFound]. No [Store.Restore]
+// undoes a Take. Each call marks the entry with an identifier of its own,
+// drawn at random, so when go-redis re-sends the command after its answer
+// was lost the call still gets the challenge, and only this call does.
+//
+// A done ctx, a Redis or network fault, or an entry that does not decode is
+// an error and never [pkce.ErrNotFound]: when Take fails the challenge may
+// or may not have been used up, and the caller must fail closed. Safe for
+// concurrent use.
+func (s *Store) Take(ctx context.Context, key string) (pkce.Challenge, error) {
+	var m [markLen]byte
+	m[0] = markTake
+	rand.Read(m[1:]) // never fails (crypto/rand)
+	return s.take(ctx, key, m[:], "take")
+}
+
+// TakeAs is [Store.Take] that marks the entry as used by take, which must
+// not be 0, for [pkce.Restorer]: the entry stays used until it expires or
+// [Store.Restore] is called with the same take. A repeat of TakeAs with the
+// take that holds the entry returns the challenge again, so a command that
+// go-redis re-sends gets it too. Its errors are Take's. Safe for concurrent
+// use.
+func (s *Store) TakeAs(ctx context.Context, key string, take uint64) (pkce.Challenge, error) {
+	if take == 0 {
+		return pkce.Challenge{}, errZeroTake
+	}
+	return s.take(ctx, key, takeAsMark(take), "take as")
+}
+
+// Restore makes the entry under key usable again if, and only if, it is
+// live and still marked as used by [Store.TakeAs] with take, in one atomic
+// round trip that keeps the entry's TTL. Otherwise (another take since, a
+// second Restore, a plain Take, an unused, expired or unknown entry) it
+// changes nothing and returns nil, so a Restore that go-redis re-sends acts
+// once. It returns an error only when ctx is done or for a Redis or network
+// fault; a Restore that failed may still have taken effect, or take effect
+// when Redis runs a command it was sent, but never undoes another take.
+// Safe for concurrent use.
+func (s *Store) Restore(ctx context.Context, key string, take uint64) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redisstore: restore: %w", err)
+	}
+	if take == 0 {
+		return nil // no TakeAs marks an entry with 0
+	}
+	cmd := redis.NewIntCmd(ctx, "eval", restoreScript, 1, s.prefix+key, takeAsMark(take))
+	if err := s.process(ctx, cmd); err != nil {
+		return fmt.Errorf("redisstore: restore: %w", err)
 	}
 	return nil
 }
 
-// Take returns the challenge saved under key and marks it used, in one
-// atomic round trip (SET key tombstone XX KEEPTTL GET): of any number of
-// calls for one key, from any number of instances, exactly one gets the
-// challenge. The others get [pkce.ErrUsed] until the entry expires, then
-// [pkce.ErrNotFound]. A done ctx, a Redis or network fault, or an entry that
-// does not decode is an error and never [pkce.ErrNotFound]: when Take fails
-// the challenge may or may not have been used up, and the caller must fail
-// closed. Safe for concurrent use.
-func (s *Store) Take(ctx context.Context, key string) (pkce.Challenge, error) {
-	cmd := redis.NewStringCmd(ctx, "set", s.prefix+key, tombstone, "xx", "keepttl", "get")
+var (
+	_ pkce.Store    = (*Store)(nil)
+	_ pkce.Restorer = (*Store)(nil)
+)
+
+// take runs takeScript with the mark m of the take.
+func (s *Store) take(ctx context.Context, key string, m []byte, op string) (pkce.Challenge, error) {
+	cmd := redis.NewStringCmd(ctx, "eval", takeScript, 1, s.prefix+key, m)
 	err := s.process(ctx, cmd)
 	if errors.Is(err, redis.Nil) {
 		return pkce.Challenge{}, pkce.ErrNotFound
 	}
 	if err != nil {
-		return pkce.Challenge{}, fmt.Errorf("redisstore: take: %w", err)
+		return pkce.Challenge{}, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	v := cmd.Val()
 	if v == tombstone {
@@ -127,9 +265,17 @@ func (s *Store) Take(ctx context.Context, key string) (pkce.Challenge, error) {
 	}
 	c, ok := decode(v)
 	if !ok {
-		return pkce.Challenge{}, fmt.Errorf("redisstore: take: the entry under %q does not decode", s.prefix+key)
+		return pkce.Challenge{}, fmt.Errorf("redisstore: %s: the entry under %q does not decode", op, s.prefix+key)
 	}
 	return c, nil
+}
+
+// takeAsMark returns the mark of a TakeAs with take.
+func takeAsMark(take uint64) []byte {
+	m := make([]byte, markLen)
+	m[0] = markTakeAs
+	binary.BigEndian.PutUint64(m[1:], take)
+	return m
 }
 
 // process runs cmd, bounded by ctx. A done ctx is an error before anything
@@ -176,7 +322,7 @@ func honoursDeadlines(client redis.UniversalClient) bool {
 	return false
 }
 
-// Value encoding, format 1. Compact and binary; see the package
+// Encoding of a live entry, format 1. Compact and binary; see the package
 // documentation for the layout.
 const (
 	format1     = 0x01
@@ -185,8 +331,10 @@ const (
 	methodOther = 'x'
 )
 
-// encode returns the stored form of c.
-func encode(c pkce.Challenge) []byte {
+// encode returns the stored form of c, a live entry, and the length of its
+// format byte and method: the varint of ExpiresAt follows. The entry less
+// that varint identifies the challenge (Value, Method, ClientID).
+func encode(c pkce.Challenge) (v []byte, methodEnd int) {
 	b := make([]byte, 0, 2+binary.MaxVarintLen64+binary.MaxVarintLen32+len(c.Value)+len(c.ClientID))
 	b = append(b, format1)
 	switch c.Method {
@@ -199,10 +347,11 @@ func encode(c pkce.Challenge) []byte {
 		b = binary.AppendUvarint(b, uint64(len(c.Method)))
 		b = append(b, c.Method...)
 	}
+	methodEnd = len(b)
 	b = binary.AppendVarint(b, c.ExpiresAt.UnixMilli())
 	b = binary.AppendUvarint(b, uint64(len(c.Value)))
 	b = append(b, c.Value...)
-	return append(b, c.ClientID...)
+	return append(b, c.ClientID...), methodEnd
 }
 
 // decode parses the stored form of a challenge. The strings it returns share
