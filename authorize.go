@@ -349,8 +349,21 @@ func sameURL(a, b string) bool {
 		ua.User.String() == ub.User.String() &&
 		strings.EqualFold(ua.Hostname(), ub.Hostname()) &&
 		effectivePort(ua) == effectivePort(ub) &&
-		ua.Path == ub.Path &&
+		samePath(ua, ub) &&
 		sameQuery(ua.RawQuery, ub.RawQuery)
+}
+
+// samePath compares decoded paths; with a host, an empty path is "/", as
+// browsers request it.
+func samePath(a, b *url.URL) bool {
+	pa, pb := a.Path, b.Path
+	if a.Host != "" && pa == "" {
+		pa = "/"
+	}
+	if b.Host != "" && pb == "" {
+		pb = "/"
+	}
+	return pa == pb
 }
 
 // effectivePort returns u's port, "" for the scheme's default one.

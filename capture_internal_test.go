@@ -244,6 +244,7 @@ func TestSameURL(t *testing.T) {
 		{"https://app.example/cb?a=1#f", "https://app.example/cb?a=1", true},
 		{"http://[::1]:8000/cb?x=1", "http://[::1]:8000/cb?x=1", true},
 		{"com.example.app:/oauth2redirect", "com.example.app:/oauth2redirect", true},
+		{"https://app.example", "https://app.example/", true},
 		{"https://app.example/CB", "https://app.example/cb", false},
 		{"http://app.example/cb", "https://app.example/cb", false},
 		{"https://app.example:8443/cb", "https://app.example/cb", false},

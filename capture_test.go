@@ -255,6 +255,48 @@ func TestCapturePitfalls(t *testing.T) {
 			want:       []string{"save", "header Found", "handler returned"},
 		},
 		{
+			name: "several codes: 500 before anything leaves, nothing saved",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, withCode+"&code=another", http.StatusFound)
+			},
+			wantStatus: http.StatusInternalServerError,
+			want:       []string{"header Internal Server Error", "write", "handler returned"},
+			check: func(t *testing.T, resp *http.Response, body string) {
+				assert.Empty(t, resp.Header.Get("Location"))
+				assert.Contains(t, body, "several codes")
+			},
+		},
+		{
+			name: "encrypted JARM response: 500 before anything leaves, nothing saved",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, testRedirect+"?response=h.k.iv.ct.tag", http.StatusFound)
+			},
+			wantStatus: http.StatusInternalServerError,
+			want:       []string{"header Internal Server Error", "write", "handler returned"},
+			check: func(t *testing.T, resp *http.Response, body string) {
+				assert.Empty(t, resp.Header.Get("Location"))
+				assert.Contains(t, body, "encrypted JARM response")
+			},
+		},
+		{
+			name: "xhtml form_post page held until the code is bound",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/xhtml+xml")
+				page(w)
+			},
+			wantStatus: http.StatusOK,
+			want:       []string{"save", "header OK", "write", "handler returned"},
+		},
+		{
+			name: "a page whose form posts elsewhere is held, then sent, nothing saved",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				io.WriteString(w, `<form method="post" action="/consent"><input type="hidden" name="code" value="the-code"></form>`)
+			},
+			wantStatus: http.StatusOK,
+			want:       []string{"header OK", "write", "handler returned"},
+		},
+		{
 			name: "nothing written",
 			handler: func(w http.ResponseWriter, r *http.Request) {
 			},
