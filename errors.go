@@ -36,6 +36,18 @@ func fromError(err error) *refusal {
 	return badRequest(strings.TrimPrefix(err.Error(), "pkce: "))
 }
 
+// misordered is the answer to a request whose body was read or changed
+// before the middleware could read it: a server misconfiguration, so a 500,
+// logged at Error (logRefusal) with desc naming it.
+func misordered(desc string) *refusal {
+	return &refusal{http.StatusInternalServerError, errServerError, desc}
+}
+
+// bodyConsumed is misordered for a body read before the middleware.
+func bodyConsumed() *refusal {
+	return misordered("the request body was read before the PKCE middleware; put the middleware before anything that reads the body")
+}
+
 // storeRefusal is the answer to a failed Store call: 503 when the store is
 // full, 500 otherwise. Fail closed: nothing passes and no code is issued.
 func storeRefusal(err error, doing string) *refusal {

@@ -72,6 +72,7 @@ type Config struct {
 type Middleware struct {
 	store           Store
 	storeIsMemory   bool
+	restorer        Restorer // the store, when it can put a take back
 	allowPlain      bool
 	require         func(*http.Request, string) bool
 	ttl             time.Duration
@@ -116,6 +117,7 @@ func New(c Config) (*Middleware, error) {
 		m.store = NewMemoryStore()
 	}
 	_, m.storeIsMemory = m.store.(*MemoryStore)
+	m.restorer, _ = m.store.(Restorer)
 	if m.require == nil {
 		m.require = func(*http.Request, string) bool { return true }
 	}

@@ -48,7 +48,7 @@ type params struct {
 	// for a JSON body, the query values and no body values.
 	form, postForm url.Values
 	query          url.Values // the URL query alone
-	consumed       bool       // the body was read from r
+	consumed       bool       // the body was read from r, by the middleware or before it
 }
 
 // readParams reads into p the query and the body of r: once, at most
@@ -56,6 +56,13 @@ type params struct {
 // endpoint (token) for any method that sends one. Form bodies are
 // understood, and JSON bodies at the token endpoint. Anything else is a
 // refusal: the middleware never passes on what it could not read.
+//
+// A body read before the middleware is never taken for an empty one: a form
+// already parsed into r.PostForm is checked from there (fromParsedForm); a
+// body that ends before its Content-Length, or was closed, is refused with
+// 500 server_error naming the misordering. A drained body sent without a
+// Content-Length (chunked) cannot be told from an empty one: at the token
+// endpoint it has no grant_type and is refused for that.
 func readParams(p *params, r *http.Request, maxBody int64, token bool) *refusal {
 	query, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
@@ -75,12 +82,26 @@ func readParams(p *params, r *http.Request, maxBody int64, token bool) *refusal 
 		if r.ContentLength > maxBody {
 			return badRequest(fmt.Sprintf("the request body is larger than %d bytes", maxBody))
 		}
+		if formMethod && mt == mediaForm && r.PostForm != nil {
+			// Parsed before the middleware: the body is gone, its values
+			// are in r.PostForm.
+			return p.fromParsedForm(r, maxBody)
+		}
 		p.consumed = hasBody(r)
 		if p.body, err = readBody(r, maxBody); err != nil {
-			if errors.Is(err, errBodyTooLarge) {
+			switch {
+			case errors.Is(err, errBodyTooLarge):
 				return badRequest(fmt.Sprintf("the request body is larger than %d bytes", maxBody))
+			case errors.Is(err, http.ErrBodyReadAfterClose):
+				return bodyConsumed()
 			}
 			return badRequest("the request body could not be read")
+		}
+		// A body read before the middleware and not parsed (a logger that
+		// drained it) ends early. Whatever read it may hand the request on
+		// (a framework's body cache): refuse rather than check nothing.
+		if r.ContentLength > 0 && int64(len(p.body)) < r.ContentLength {
+			return bodyConsumed()
 		}
 	}
 	var body url.Values
@@ -118,6 +139,61 @@ func readParams(p *params, r *http.Request, maxBody int64, token bool) *refusal 
 		p.form = p.query // ParseForm fills PostForm with an empty map if asked
 	}
 	return nil
+}
+
+// fromParsedForm reads into p a form body that was parsed before the
+// middleware (an outer r.ParseForm or r.FormValue, a framework's form
+// binding): net/http kept its values in r.PostForm, and they are checked
+// with the query under the same rules as a body the middleware reads, then
+// handed on as they are, so the handler sees exactly what was checked. The
+// form must be as ParseForm left it (r.Form the body's values then the
+// query's), and a body put back since must say the same: anything else
+// cannot be told apart from a request changed after the client sent it,
+// and is refused as a misordering.
+func (p *params) fromParsedForm(r *http.Request, maxBody int64) *refusal {
+	p.values = merge(r.PostForm, p.query)
+	if r.Form != nil && !sameValues(r.Form, p.values) {
+		p.consumed = true
+		return misordered("the request's form was parsed and then changed before the PKCE middleware; put the middleware before anything that reads or changes the body")
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		// Normally nothing is left. A body put back after parsing is what
+		// a handler reading it raw gets: it must agree.
+		rest, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		if err == nil && len(rest) > 0 {
+			body, err := url.ParseQuery(string(rest))
+			if err != nil || int64(len(rest)) > maxBody || !sameValues(body, r.PostForm) {
+				p.consumed = true
+				return misordered("the request body differs from the form parsed from it before the PKCE middleware; put the middleware before anything that reads or changes the body")
+			}
+			p.body = rest
+		}
+	}
+	p.form, p.postForm = r.Form, r.PostForm
+	if p.form == nil {
+		p.form = p.values
+	}
+	return nil
+}
+
+// sameValues reports whether a and b hold the same values in the same
+// order.
+func sameValues(a, b url.Values) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, va := range a {
+		vb, ok := b[k]
+		if !ok || len(va) != len(vb) {
+			return false
+		}
+		for i := range va {
+			if va[i] != vb[i] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func unsupportedBody(ct string, token bool) *refusal {

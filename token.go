@@ -1,7 +1,13 @@
 package pkce
 
 import (
+	"bufio"
+	"context"
 	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
 )
@@ -11,100 +17,164 @@ const grantAuthorizationCode = "authorization_code"
 // Token wraps the token endpoint. Requests with
 // grant_type=authorization_code are checked against the challenge recorded
 // for their code (RFC 7636 §4.5, §4.6); every other grant passes through
-// with its body byte for byte. The challenge is used up by the first check of
-// a code, pass or fail: a code that failed a check can never be redeemed.
+// with its body byte for byte. A request without grant_type is refused
+// (RFC 6749 §4.1.3 makes it REQUIRED), so nothing passes as "another grant"
+// because its parameters could not be seen.
+//
+// A challenge is taken once. A failed check (a wrong, missing or malformed
+// verifier, another client's code) uses it up: a code that failed its check
+// can never be redeemed. A request that passed the check and that next then
+// refuses, with a final status of 400 or more (client authentication, a
+// wrong redirect_uri), does not cost the code when the [Store] implements
+// [Restorer]: the challenge is put back before the refusal's first byte
+// leaves, so the client's corrected retry gets its token, as from the bare
+// server. It is never put back after a panic in next, once the request's
+// context is done (a timeout, the client gone), or for a status the
+// middleware did not see (a hijacked connection), and a put-back that fails
+// is logged at Error and leaves the code used up. With a Store that does not
+// implement Restorer every check uses the code up. Put a recovery handler
+// and [http.TimeoutHandler] outside the middleware, not between it and
+// next: a status written for a panic or a timeout inside would count as
+// next's refusal.
+//
+// The body is read by the middleware, so put Token before anything that
+// reads it (a logger, a rate limiter). A form that was parsed before it (an
+// outer r.ParseForm or r.FormValue) is checked as it was parsed: r.PostForm
+// and the URL query, under the same rules, and handed on as is. A body that
+// was read without being parsed (fewer bytes left than its Content-Length)
+// is refused with 500 server_error and logged at Error, naming the
+// misordering.
+//
 // The returned handler is safe for concurrent use.
 func (m *Middleware) Token(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r2, client, e := m.checkToken(r)
+		r2, client, t, e := m.checkToken(r)
 		if e != nil {
 			m.logRefusal(r.Context(), "token", client, e)
 			e.write(w)
 			return
 		}
-		next.ServeHTTP(w, r2)
+		if t.id == 0 {
+			next.ServeHTTP(w, r2)
+			return
+		}
+		pw := &putBackWriter{w: w, m: m, ctx: r.Context(), client: client, take: t}
+		defer pw.close() // a panic included: no put-back after it
+		next.ServeHTTP(pw, r2)
 	})
 }
 
+// tokenTake is the take a passed check holds: the key and the identifier
+// it was taken under ([Restorer]). id is 0 when nothing can be put back.
+type tokenTake struct {
+	key string
+	id  uint64
+}
+
 // checkToken decides a token request: the request to hand on, or a refusal.
-func (m *Middleware) checkToken(r *http.Request) (r2 *http.Request, client string, e *refusal) {
+// t is the take to put back if next refuses the request.
+func (m *Middleware) checkToken(r *http.Request) (r2 *http.Request, client string, t tokenTake, e *refusal) {
 	// The grant must be known before anything passes, so every token
 	// request's body is read: what cannot be read is refused.
 	var read params
 	p := &read
 	if e := readParams(p, r, m.maxBodyBytes, true); e != nil {
-		return nil, "", e
+		return nil, "", t, e
 	}
 	for name := range p.values {
 		if canon := caseVariant(name, tokenParams...); canon != "" {
-			return nil, "", badRequest("parameter names are case-sensitive: send " + canon + ", not " + quoteParam(name))
+			return nil, "", t, badRequest("parameter names are case-sensitive: send " + canon + ", not " + quoteParam(name))
 		}
 	}
 	if len(p.values[paramGrantType]) > 1 {
-		return nil, "", badRequest("grant_type is given more than once (RFC 6749 section 3.1)")
+		return nil, "", t, badRequest("grant_type is given more than once (RFC 6749 section 3.1)")
 	}
-	if grant := p.get(paramGrantType); grant != grantAuthorizationCode {
-		if strings.EqualFold(strings.TrimSpace(grant), grantAuthorizationCode) {
-			// A lenient handler could take it for authorization_code.
-			return nil, "", badRequest("grant_type values are case-sensitive: send grant_type=authorization_code")
-		}
-		if grant == "" && p.get(paramCode) != "" {
-			return nil, "", badRequest("the request has a code but no grant_type; send grant_type=authorization_code")
-		}
-		return p.request(r, nil), "", nil // PKCE says nothing about other grants
+	switch grant := p.get(paramGrantType); {
+	case grant == "":
+		// RFC 6749 §4.1.3: REQUIRED. Passed on as "another grant", a
+		// request whose body the middleware could not see would reach a
+		// handler that can (a framework's body cache) unchecked.
+		return nil, "", t, badRequest("no grant_type: RFC 6749 section 4.1.3 requires one; send grant_type=authorization_code to redeem a code, or the grant the request is for")
+	case grant == grantAuthorizationCode:
+	case strings.EqualFold(strings.TrimSpace(grant), grantAuthorizationCode):
+		// A lenient handler could take it for authorization_code.
+		return nil, "", t, badRequest("grant_type values are case-sensitive: send grant_type=authorization_code")
+	default:
+		return p.request(r, nil), "", t, nil // PKCE says nothing about other grants
 	}
 
 	// RFC 6749 §4.1.3: the token request is a POST with a form body.
 	if r.Method != http.MethodPost {
-		return nil, "", badRequest("an authorization_code token request must be sent with POST (RFC 6749 section 4.1.3)")
+		return nil, "", t, badRequest("an authorization_code token request must be sent with POST (RFC 6749 section 4.1.3)")
 	}
 	// RFC 6749 §3.2: parameters go in the body. A server that reads the query
 	// must not be fed values the middleware did not check.
 	for _, name := range queryForbidden {
 		if _, ok := p.query[name]; ok {
-			return nil, "", badRequest(name + " must be sent in the request body, not in the URL query (RFC 6749 section 3.2)")
+			return nil, "", t, badRequest(name + " must be sent in the request body, not in the URL query (RFC 6749 section 3.2)")
 		}
 	}
 	// RFC 8707: resource may repeat.
 	if name := p.repeated(func(name string) bool { return name != paramResource }); name != "" {
-		return nil, "", badRequest("the parameter " + quoteParam(name) + " is given more than once (RFC 6749 section 3.1)")
+		return nil, "", t, badRequest("the parameter " + quoteParam(name) + " is given more than once (RFC 6749 section 3.1)")
 	}
 	client, e = tokenClient(r, p)
 	if e != nil {
-		return nil, client, e
+		return nil, client, t, e
 	}
 	code := p.get(paramCode)
 	if code == "" {
-		return nil, client, badRequest("code is missing: send the authorization code the client received")
+		return nil, client, t, badRequest("code is missing: send the authorization code the client received")
 	}
 	verifier := p.get(paramCodeVerifier)
 
-	c, err := m.take(r.Context(), storeKey(code))
+	key := storeKey(code)
+	var c Challenge
+	var err error
+	if rs := m.restorer; rs != nil {
+		// Taken under an identifier of this request, so that a refusal by
+		// next can put back this take and no other.
+		t = tokenTake{key: key, id: newTakeID()}
+		c, err = m.takeAs(r.Context(), rs, key, t.id)
+	} else {
+		c, err = m.take(r.Context(), key)
+	}
 	switch {
 	case err == nil:
 		if e := m.checkVerifier(c, verifier, client); e != nil {
-			return nil, client, e
+			return nil, client, tokenTake{}, e // the failed check uses the code up
 		}
+		return p.request(r, nil), client, t, nil
 	case errors.Is(err, ErrUsed):
 		// A code is checked once: a replay, or a retry after a failed check,
 		// never reaches the wrapped handler, verifier or not.
-		return nil, client, badGrant("this authorization code was already presented once; a code can be redeemed, or fail its PKCE check, only once; start a new authorization request")
+		return nil, client, tokenTake{}, badGrant("this authorization code was already presented once; a code can be redeemed, or fail its PKCE check, only once; start a new authorization request")
 	case errors.Is(err, ErrNotFound):
 		if verifier != "" {
 			// RFC 9700 §4.8.2: a verifier without a recorded challenge is a
 			// downgrade attempt.
-			return nil, client, badGrant("code_verifier was sent but no code_challenge was recorded for this code; send a code_challenge in the authorization request, or no code_verifier")
+			return nil, client, tokenTake{}, badGrant(noChallenge + "; a code_verifier cannot be checked without one (RFC 9700 section 4.8.2): start a new authorization request with code_challenge and code_challenge_method=S256")
 		}
 		if m.require(r, client) {
-			return nil, client, badGrant("PKCE is required but no code_challenge was recorded for this code: the authorization request must carry code_challenge and code_challenge_method=S256, and the code must be redeemed within its lifetime")
+			return nil, client, tokenTake{}, badGrant("PKCE is required and " + noChallenge + "; start a new authorization request with code_challenge and code_challenge_method=S256, and redeem its code with the matching code_verifier")
 		}
 		// Issued without PKCE under a policy that allows it.
+		return p.request(r, nil), client, tokenTake{}, nil
 	default:
 		m.logFault(r.Context(), "token", "take", err)
-		return nil, client, storeRefusal(err, "check the code_verifier")
+		return nil, client, tokenTake{}, storeRefusal(err, "check the code_verifier")
 	}
-	return p.request(r, nil), client, nil
 }
+
+// noChallenge is why a code has no challenge to check, in words that do not
+// suggest dropping the verifier.
+const noChallenge = "no code_challenge was recorded for this code: the authorization request carried none, the code expired, " +
+	"or the server issued it where the PKCE middleware could not see it (a server that mints codes outside the wrapped " +
+	"authorization handler must call Record)"
+
+// newTakeID returns a random take identifier: never 0, never the largest
+// uint64 (which stores may keep for a plain Take).
+func newTakeID() uint64 { return rand.Uint64()>>1 + 1 }
 
 // tokenParams are the token request parameters the middleware reads.
 var tokenParams = []string{paramGrantType, paramCode, paramCodeVerifier, paramClientID, paramClientSecret, paramRedirectURI}
@@ -153,3 +223,102 @@ func tokenClient(r *http.Request, p *params) (string, *refusal) {
 	}
 	return basic, nil
 }
+
+// putBackWriter is the response writer of a token request that passed its
+// check with a take that can be put back. When next's final status is 400
+// or more, it puts the challenge back before it passes the status on, so the
+// put-back is done before the refusal's first byte leaves: a client that
+// retries at once (golang.org/x/oauth2) finds the code usable. As net/http,
+// it takes Write, WriteString, ReadFrom and Flush without a status for 200;
+// 1xx statuses pass through; the first final status decides.
+type putBackWriter struct {
+	w      http.ResponseWriter
+	m      *Middleware
+	ctx    context.Context // the token request's
+	client string
+	take   tokenTake
+	// decided is set once a final status went out, or once the middleware
+	// can no longer see the status (Hijack, or next returned or panicked).
+	decided bool
+}
+
+// Header returns the header map of the underlying writer.
+func (pw *putBackWriter) Header() http.Header { return pw.w.Header() }
+
+// WriteHeader puts the challenge back if code is the first final status and
+// is 400 or more, then passes code on.
+func (pw *putBackWriter) WriteHeader(code int) {
+	// 1xx but 101 are informational and pass through; out-of-range codes
+	// go on for net/http to reject.
+	if !pw.decided && (code >= 200 && code <= 999 || code == http.StatusSwitchingProtocols) {
+		pw.decided = true
+		if code >= 400 {
+			pw.putBack(code)
+		}
+	}
+	pw.w.WriteHeader(code)
+}
+
+// putBack undoes the take, unless the request's context is done (a timeout:
+// next may still be redeeming; the client gone). A failure leaves the code
+// used up (fail closed) and is logged.
+func (pw *putBackWriter) putBack(status int) {
+	if pw.ctx.Err() != nil {
+		return
+	}
+	if err := pw.m.restore(pw.ctx, pw.m.restorer, pw.take.key, pw.take.id); err != nil {
+		pw.m.logFault(pw.ctx, "token", "restore", err)
+		return
+	}
+	if pw.m.log.Enabled(pw.ctx, slog.LevelInfo) {
+		pw.m.log.LogAttrs(pw.ctx, slog.LevelInfo, "pkce: the token handler refused a request that passed its PKCE check; its code can be redeemed again",
+			slog.String("endpoint", "token"),
+			slog.String("client_id", pw.client),
+			slog.Int("status", status))
+	}
+}
+
+// Write implies a 200 status, as net/http does.
+func (pw *putBackWriter) Write(b []byte) (int, error) {
+	pw.decided = true
+	return pw.w.Write(b)
+}
+
+// WriteString implies a 200 status, as net/http does.
+func (pw *putBackWriter) WriteString(s string) (int, error) {
+	pw.decided = true
+	return io.WriteString(pw.w, s)
+}
+
+// ReadFrom implies a 200 status, as net/http does.
+func (pw *putBackWriter) ReadFrom(src io.Reader) (int64, error) {
+	pw.decided = true
+	return io.Copy(pw.w, src)
+}
+
+// Flush implies a 200 status, as net/http does.
+func (pw *putBackWriter) Flush() { _ = pw.FlushError() }
+
+// FlushError is Flush for http.ResponseController, reporting the error.
+func (pw *putBackWriter) FlushError() error {
+	pw.decided = true
+	return http.NewResponseController(pw.w).Flush()
+}
+
+// Hijack hands the connection over: whatever is written to it next is a
+// status the middleware does not see, so nothing is put back after it.
+// http.ResponseController finds this method before it follows Unwrap; an
+// underlying writer that cannot hijack answers an error, as without the
+// middleware.
+func (pw *putBackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	pw.decided = true
+	return http.NewResponseController(pw.w).Hijack()
+}
+
+// Unwrap returns the underlying writer, for http.ResponseController.
+func (pw *putBackWriter) Unwrap() http.ResponseWriter { return pw.w }
+
+// close ends the put-back window when next returns or panics: a status
+// written after that (by a recovery handler holding this writer, say) is
+// not next's refusal.
+func (pw *putBackWriter) close() { pw.decided = true }

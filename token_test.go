@@ -553,6 +553,22 @@ func refusalCases() []refusalCase {
 			f.Set("grant_type", "")
 			return formReq(f)
 		}),
+		// RFC 6749 §4.1.3: grant_type is REQUIRED. A request without one is
+		// never passed on as "another grant": its body may have been read
+		// before the middleware by something that hands it on.
+		invalidRequest("no grant_type and no code", func(_, v string) tokenReq {
+			return formReq(url.Values{"code_verifier": {v}, "client_id": {"app"}})
+		}),
+		invalidRequest("empty form body", func(string, string) tokenReq {
+			return tokenReq{ctype: "application/x-www-form-urlencoded"}
+		}),
+		invalidRequest("no body, no query", func(string, string) tokenReq { return tokenReq{} }),
+		invalidRequest("JSON body without grant_type", func(code, v string) tokenReq {
+			return jsonReq(`{"code":"` + code + `","code_verifier":"` + v + `"}`)
+		}),
+		invalidRequest("GET without grant_type", func(code, _ string) tokenReq {
+			return tokenReq{method: http.MethodGet, query: "code=" + code}
+		}),
 
 		// DESIGN Token 2: what cannot be read.
 		invalidRequest("unsupported content type", func(code, v string) tokenReq {
@@ -884,6 +900,44 @@ func TestTokenDowngrade(t *testing.T) {
 					assert.True(t, s.holds(code))
 				})
 			}
+		})
+	}
+}
+
+// TestTokenNoChallengeDescription: a code without a recorded challenge is
+// refused with a description that says why plainly, and never suggests
+// sending no verifier (issue 8, item 5). The downgrade rule stands: a
+// verifier without a challenge is invalid_grant whatever the policy.
+func TestTokenNoChallengeDescription(t *testing.T) {
+	optional := func(*http.Request, string) bool { return false }
+	for _, tc := range []struct {
+		name     string
+		require  func(*http.Request, string) bool
+		verifier bool
+	}{
+		{"verifier, default policy", nil, true},
+		{"verifier, optional policy", optional, true},
+		{"no verifier, default policy", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStack(t, pkce.Config{Require: tc.require})
+			v := ""
+			if tc.verifier {
+				v = pkce.GenerateVerifier()
+			}
+			got := assertRefused(t, s.send(t, formReq(authForm(s.mint("app"), v))), http.StatusBadRequest, "invalid_grant")
+			for _, want := range []string{
+				"no code_challenge was recorded for this code",
+				"the authorization request carried none",
+				"the code expired",
+				"must call Record",
+				"start a new authorization request with code_challenge",
+			} {
+				assert.Contains(t, got.Description, want)
+			}
+			assert.NotContains(t, got.Description, "or no code_verifier")
+			assert.NotContains(t, got.Description, "send no")
+			assert.Zero(t, s.reached(grantCode))
 		})
 	}
 }
