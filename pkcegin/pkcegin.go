@@ -19,6 +19,36 @@
 //	r.POST("/token", pkcegin.Token(m), token)
 //	r.GET("/.well-known/openid-configuration", pkcegin.Discovery(m), metadata)
 //
+// # Order in the chain
+//
+// Put these handlers before anything that reads the request body: a
+// logger, an audit or rate-limiting handler that calls c.PostForm,
+// c.ShouldBind or c.GetRawData. The middleware reads the body itself and
+// hands it on intact, with c.Request.Form filled, so handlers after it bind
+// as usual. A body read before it is handled as follows:
+//
+//   - a form parsed by c.PostForm, c.GetPostForm or c.ShouldBind (Gin's
+//     form binding calls ParseForm): checked from c.Request.PostForm under
+//     the same rules as a body the middleware reads; it works;
+//   - a body bound with c.ShouldBindBodyWith: checked from Gin's cache of
+//     it (gin.BodyBytesKey), which later c.ShouldBindBodyWith calls read;
+//     it works;
+//   - a body read and not put back (c.GetRawData, io.ReadAll): refused
+//     with 500 server_error and an Error log saying "the request body was
+//     read before the PKCE middleware"; a token request sent chunked, whose
+//     drained body cannot be told from an empty one, is refused for its
+//     missing grant_type. Nothing passes unchecked, but the flow breaks
+//     until the order is fixed.
+//
+// The same holds for [Authorize] with a POST authorization request: a
+// drained body cannot issue a code without its challenge under a policy
+// that requires PKCE, but the flow breaks.
+//
+// Put gin.Recovery (gin.Default does) and any timeout handler before these
+// handlers too: a 500 written for a panic, or a timeout answer, from inside
+// the chain after [Token] would be taken for the token handler's own
+// refusal, which puts the code back for a retry.
+//
 // Put compression (gin-contrib/gzip and the like) before these handlers in
 // the chain, so it runs outside them: behind compression the middleware
 // would see encoded bytes, and neither rewrite the discovery document nor
@@ -27,6 +57,7 @@ package pkcegin
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -43,8 +74,12 @@ func Authorize(m *pkce.Middleware) gin.HandlerFunc { return wrap(m.Authorize) }
 
 // Token returns a gin.HandlerFunc for the token endpoint: the rest of the
 // chain runs as the handler [pkce.Middleware.Token] wraps, with the body the
-// middleware read restored and c.Request.Form filled from it. It is safe
-// for concurrent use.
+// middleware read restored and c.Request.Form filled from it. A request
+// that passed the PKCE check and that the chain then refuses (c.JSON with a
+// status of 400 or more: client authentication, say) does not cost the
+// code when the store can put it back (pkce.Restorer): the client's retry
+// gets its token. Put it before anything that reads the body (see "Order
+// in the chain"). It is safe for concurrent use.
 func Token(m *pkce.Middleware) gin.HandlerFunc { return wrap(m.Token) }
 
 // Discovery returns a gin.HandlerFunc for a metadata endpoint
@@ -78,11 +113,38 @@ func wrap(mw func(http.Handler) http.Handler) gin.HandlerFunc {
 			// Gin sends a status set without a body (c.Status) after the
 			// chain; the middleware's writer must see it before mw returns.
 			rw.WriteHeaderNow()
-		})).ServeHTTP(orig, c.Request)
+		})).ServeHTTP(orig, readable(c))
 		if !called {
 			c.Abort()
 		}
 	}
+}
+
+// readable returns the request for the middleware to read. A handler
+// before this one that bound the body with c.ShouldBindBodyWith left it in
+// Gin's cache (gin.BodyBytesKey) and the request's body empty, and the
+// handlers after this one bind from that cache: the middleware then reads
+// the cache, from a copy of the request whose body is the cached bytes and
+// whose forms are not parsed yet, so what those handlers bind is what was
+// checked. The copy keeps the client's Content-Length: a cache shorter than
+// it (the body was read before the cache was filled) is refused as a
+// misordering. Without a cache the request is c.Request as it is, and a
+// form c.PostForm or c.ShouldBind parsed before is checked from
+// c.Request.PostForm by the middleware itself.
+func readable(c *gin.Context) *http.Request {
+	v, ok := c.Get(gin.BodyBytesKey)
+	if !ok {
+		return c.Request
+	}
+	b, ok := v.([]byte)
+	if !ok || b == nil {
+		return c.Request // Gin reads the body again for such a value
+	}
+	r := new(http.Request)
+	*r = *c.Request
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	r.Form, r.PostForm, r.MultipartForm = nil, nil, nil
+	return r
 }
 
 // responseWriter is the gin.ResponseWriter the rest of the chain writes

@@ -93,18 +93,23 @@ func wantPage(t *testing.T, res authResult) {
 // bound: a status set before the Location header (Gin sends the header
 // only at the first write), a page flushed halfway, a response left to Gin
 // to finish; and pkce.FromContext works on c.Request.
+// mintedCode is the code the handler at c's path issues. It comes from the
+// server, not from the request: a value the request carried is never taken
+// for an issued code (pkce DESIGN, Authorize 7).
+func mintedCode(c *gin.Context) string { return "code-" + strings.Trim(c.FullPath(), "/") }
+
 func TestGinSemantics(t *testing.T) {
 	wantStatus := map[string]int{"/status-then-header": http.StatusFound, "/flushed-page": http.StatusOK, "/from-context": http.StatusSeeOther}
 	handlers := map[string]gin.HandlerFunc{
 		"/status-then-header": func(c *gin.Context) {
 			c.Status(http.StatusFound)
-			c.Header("Location", redirectURI+"?code="+c.Query("state"))
+			c.Header("Location", redirectURI+"?code="+mintedCode(c))
 		},
 		"/flushed-page": func(c *gin.Context) {
 			c.Header("Content-Type", "text/html")
 			_, _ = c.Writer.WriteString(`<html><body><form method="post" action="` + redirectURI + `">`)
 			c.Writer.Flush()
-			_, _ = c.Writer.WriteString(`<input type="hidden" name="code" value="` + c.Query("state") + `"></form></body></html>`)
+			_, _ = c.Writer.WriteString(`<input type="hidden" name="code" value="` + mintedCode(c) + `"></form></body></html>`)
 		},
 		"/from-context": func(c *gin.Context) {
 			ch, ok := pkce.FromContext(c.Request.Context())
@@ -112,7 +117,7 @@ func TestGinSemantics(t *testing.T) {
 				c.String(http.StatusInternalServerError, "FromContext: %v %+v", ok, ch)
 				return
 			}
-			c.Redirect(http.StatusSeeOther, redirectURI+"?code="+c.Query("state"))
+			c.Redirect(http.StatusSeeOther, redirectURI+"?code="+mintedCode(c))
 		},
 	}
 	for path, h := range handlers {
@@ -127,7 +132,7 @@ func TestGinSemantics(t *testing.T) {
 			verifier := pkce.GenerateVerifier()
 			code := "code-" + strings.Trim(path, "/")
 			st.codes[code] = true
-			resp := send(t, http.MethodGet, st.url(path+"?"+authorizeQuery(verifier, func(v url.Values) { v.Set("state", code) }).Encode()), "", "", nil)
+			resp := send(t, http.MethodGet, st.url(path+"?"+authorizeQuery(verifier, nil).Encode()), "", "", nil)
 			if resp.StatusCode != wantStatus[path] {
 				b, _ := io.ReadAll(resp.Body)
 				t.Fatalf("authorize: %d %s; want %d", resp.StatusCode, b, wantStatus[path])
