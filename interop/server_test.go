@@ -41,6 +41,10 @@ type homegrown struct {
 	refresh map[string]string // refresh token -> client_id
 	// tokenRequests are the token requests that reached the server.
 	tokenRequests []seenRequest
+	// refuseBasic makes the token endpoint refuse HTTP Basic client
+	// authentication (401 invalid_client), as servers that accept only
+	// client_secret_post, or none for public clients, do.
+	refuseBasic bool
 }
 
 // seenRequest is a token request as the wrapped handler saw it.
@@ -135,6 +139,9 @@ func (s *homegrown) token(get func(string) string, r *http.Request, body string)
 	s.tokenRequests = append(s.tokenRequests, seen)
 
 	client, secret := get("client_id"), get("client_secret")
+	if _, _, ok := r.BasicAuth(); ok && s.refuseBasic {
+		return http.StatusUnauthorized, oauthError("invalid_client", "HTTP Basic client authentication is not supported; send client_id (and client_secret) in the body")
+	}
 	if user, pass, ok := r.BasicAuth(); ok {
 		// RFC 6749 §2.3.1: both are form-encoded before base64.
 		var err1, err2 error
