@@ -134,6 +134,14 @@ func (f *fleet) token(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"error":"unsupported_grant_type","error_description":"only authorization_code"}`)
 		return
 	}
+	// Client authentication comes first, as in real servers: a refusal
+	// here must not cost the client its code (the middleware puts the
+	// challenge back).
+	if r.PostFormValue("client_secret") == "wrong" {
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"error":"invalid_client","error_description":"client authentication failed"}`)
+		return
+	}
 	if !f.codes.redeem(r.PostFormValue("code")) {
 		w.WriteHeader(http.StatusBadRequest)
 		io.WriteString(w, `{"error":"invalid_grant","error_description":"unknown or used code"}`)
@@ -219,6 +227,12 @@ type tokenAnswer struct {
 // token redeems code with verifier on in ("" sends no verifier).
 func (in *instance) token(t *testing.T, code, verifier string) tokenAnswer {
 	t.Helper()
+	return in.tokenWith(t, code, verifier, nil)
+}
+
+// tokenWith is token with extra form parameters.
+func (in *instance) tokenWith(t *testing.T, code, verifier string, extra url.Values) tokenAnswer {
+	t.Helper()
 	form := url.Values{
 		"grant_type":   {"authorization_code"},
 		"code":         {code},
@@ -227,6 +241,9 @@ func (in *instance) token(t *testing.T, code, verifier string) tokenAnswer {
 	}
 	if verifier != "" {
 		form.Set("code_verifier", verifier)
+	}
+	for k, v := range extra {
+		form[k] = v
 	}
 	resp, err := in.client.PostForm(in.srv.URL+"/token", form)
 	if err != nil {
@@ -282,40 +299,101 @@ func TestMultiInstance(t *testing.T) {
 		}
 	})
 
-	t.Run("ConcurrentRedemptions", func(t *testing.T) {
-		for round := range 3 {
-			code, verifier := f.a.mustAuthorize(t)
-			const n = 32
-			var (
-				wg    sync.WaitGroup
-				start = make(chan struct{})
-				wins  atomic.Int64
-			)
-			for i := range n {
-				in := f.a
-				if i%2 == 1 {
-					in = f.b
-				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					a := in.token(t, code, verifier)
-					switch {
-					case a.ok():
-						wins.Add(1)
-					case a.status != http.StatusBadRequest || a.Error != "invalid_grant":
-						t.Errorf("a losing redemption on %s: got %+v, want 400 invalid_grant", in.name, a)
-					}
-				}()
-			}
-			close(start)
-			wg.Wait()
-			if w := wins.Load(); w != 1 {
-				t.Fatalf("round %d: %d of %d concurrent redemptions over both instances succeeded, want exactly 1", round, w, n)
+	// The wrapped handler refuses a request that passed the PKCE check
+	// (client authentication): the code is not used up, on any instance
+	// (Redis Restore), and the corrected retry gets its token elsewhere.
+	t.Run("RefusedOnARetriedOnB", func(t *testing.T) {
+		code, verifier := f.a.mustAuthorize(t)
+		wrong := url.Values{"client_secret": {"wrong"}}
+		for range 2 {
+			if a := f.a.tokenWith(t, code, verifier, wrong); a.status != http.StatusUnauthorized || a.Error != "invalid_client" {
+				t.Fatalf("token on A with a wrong client secret: got %+v, want the wrapped handler's 401 invalid_client", a)
 			}
 		}
+		if a := f.b.token(t, code, verifier); !a.ok() {
+			t.Fatalf("the corrected retry on B: got %+v, want a token: a refusal by the wrapped handler must not cost the code", a)
+		}
+		if a := f.a.token(t, code, verifier); a.status != http.StatusBadRequest || a.Error != "invalid_grant" {
+			t.Fatalf("replay on A after B redeemed: got %+v, want 400 invalid_grant", a)
+		}
 	})
+
+	t.Run("WrongVerifierStillBurns", func(t *testing.T) {
+		code, verifier := f.a.mustAuthorize(t)
+		if a := f.a.tokenWith(t, code, pkce.GenerateVerifier(), url.Values{"client_secret": {"wrong"}}); a.status != http.StatusBadRequest || a.Error != "invalid_grant" {
+			t.Fatalf("token on A with a wrong verifier: got %+v, want 400 invalid_grant before the wrapped handler", a)
+		}
+		if a := f.b.token(t, code, verifier); a.status != http.StatusBadRequest || a.Error != "invalid_grant" {
+			t.Fatalf("the right verifier on B after a failed check: got %+v, want 400 invalid_grant", a)
+		}
+	})
+
+	for _, refusedFirst := range []bool{false, true} {
+		name := "ConcurrentRedemptions"
+		if refusedFirst {
+			name += "AfterRefusal"
+		}
+		t.Run(name, func(t *testing.T) { testConcurrentRedemptions(t, f, refusedFirst) })
+	}
+}
+
+// testConcurrentRedemptions sends 32 concurrent redemptions of one code,
+// half to each instance: exactly one gets a token. With refusals, half of
+// them carry a wrong client secret, which the wrapped handler refuses after
+// the PKCE check passed: they put the challenge back, so the others may all
+// have found it held; then at most one got a token, and if none did, the
+// code is still good for one.
+func testConcurrentRedemptions(t *testing.T, f *fleet, refusals bool) {
+	for round := range 3 {
+		code, verifier := f.a.mustAuthorize(t)
+		const n = 32
+		var (
+			wg    sync.WaitGroup
+			start = make(chan struct{})
+			wins  atomic.Int64
+		)
+		for i := range n {
+			in := f.a
+			if i%2 == 1 {
+				in = f.b
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				if refusals && i%4 < 2 {
+					a := in.tokenWith(t, code, verifier, url.Values{"client_secret": {"wrong"}})
+					// The PKCE check passed and the handler refused (401),
+					// or another request held the code (400).
+					if a.status != http.StatusUnauthorized && (a.status != http.StatusBadRequest || a.Error != "invalid_grant") {
+						t.Errorf("a refused redemption on %s: got %+v, want 401 invalid_client or 400 invalid_grant", in.name, a)
+					}
+					return
+				}
+				a := in.token(t, code, verifier)
+				switch {
+				case a.ok():
+					wins.Add(1)
+				case a.status != http.StatusBadRequest || a.Error != "invalid_grant":
+					t.Errorf("a losing redemption on %s: got %+v, want 400 invalid_grant", in.name, a)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		w := wins.Load()
+		if w == 0 && refusals {
+			if a := f.b.token(t, code, verifier); a.ok() {
+				w++
+			}
+		}
+		if w != 1 {
+			t.Fatalf("round %d: %d of %d concurrent redemptions over both instances succeeded, want exactly 1", round, w, n)
+		}
+		if a := f.a.token(t, code, verifier); a.ok() {
+			t.Fatalf("round %d: a redemption after the round got a token: the code was redeemed twice", round)
+		}
+	}
 }
 
 // TestMultiInstanceRedisKilled kills Redis in the middle of flows: every
