@@ -99,12 +99,12 @@ func (ls *loginServer) exchange(t *testing.T, code, verifier string) tokenRespon
 	return s.exchange(t, code, verifier)
 }
 
-func authorizeQuery(verifier string) url.Values {
+func patternQuery(verifier string) url.Values {
 	return url.Values{"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {testRedirect},
 		"state": {"xyz"}, "code_challenge": {pkce.S256Challenge(verifier)}, "code_challenge_method": {"S256"}}
 }
 
-func codeOf(t *testing.T, resp *http.Response) string {
+func redirectedCode(t *testing.T, resp *http.Response) string {
 	t.Helper()
 	require.Equal(t, http.StatusFound, resp.StatusCode)
 	loc, err := url.Parse(resp.Header.Get("Location"))
@@ -124,12 +124,12 @@ func TestMiddlewareLoginRedirectPattern(t *testing.T) {
 	ls := newLoginServer(t)
 
 	victim := pkce.GenerateVerifier()
-	stolen := codeOf(t, ls.browse(t, authorizeQuery(victim)))
+	stolen := redirectedCode(t, ls.browse(t, patternQuery(victim)))
 
 	attacker := pkce.GenerateVerifier()
-	q := authorizeQuery(attacker)
+	q := patternQuery(attacker)
 	q.Set("code", stolen)
-	own := codeOf(t, ls.browse(t, q))
+	own := redirectedCode(t, ls.browse(t, q))
 	assert.NotEqual(t, stolen, own)
 
 	got := ls.exchange(t, stolen, attacker)
@@ -187,7 +187,7 @@ func TestMiddlewareRecordPattern(t *testing.T) {
 	s := &stack{homegrown: hg, m: m, srv: srv}
 
 	v := pkce.GenerateVerifier()
-	resp, err := noRedirect.Get(srv.URL + "/authorize?" + authorizeQuery(v).Encode())
+	resp, err := noRedirect.Get(srv.URL + "/authorize?" + patternQuery(v).Encode())
 	require.NoError(t, err)
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -197,14 +197,14 @@ func TestMiddlewareRecordPattern(t *testing.T) {
 	resp, err = noRedirect.PostForm(srv.URL+"/consent", url.Values{"pending": {id}})
 	require.NoError(t, err)
 	resp.Body.Close()
-	code := codeOf(t, resp)
+	code := redirectedCode(t, resp)
 
 	assert.Equal(t, "invalid_grant", s.exchange(t, code, "").Error, "the recorded code needs its verifier")
 	// The server still holds the code valid: only the middleware stops it.
 	assert.Equal(t, "invalid_grant", s.exchange(t, code, v).Error, "a code that failed its check is never redeemed")
 
 	// A second consent with its own code, redeemed honestly.
-	resp, err = noRedirect.Get(srv.URL + "/authorize?" + authorizeQuery(v).Encode())
+	resp, err = noRedirect.Get(srv.URL + "/authorize?" + patternQuery(v).Encode())
 	require.NoError(t, err)
 	page, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -212,7 +212,7 @@ func TestMiddlewareRecordPattern(t *testing.T) {
 	resp, err = noRedirect.PostForm(srv.URL+"/consent", url.Values{"pending": {id}})
 	require.NoError(t, err)
 	resp.Body.Close()
-	got := s.exchange(t, codeOf(t, resp), v)
+	got := s.exchange(t, redirectedCode(t, resp), v)
 	assert.Equal(t, http.StatusOK, got.Status, got.Description)
 	assert.Equal(t, 1, hg.tokensIssued())
 }
