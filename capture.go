@@ -116,8 +116,8 @@ func (cw *captureWriter) WriteHeader(code int) {
 
 // mayBeFormPost reports whether the response may be a form_post page, so it
 // must be held back: a 2xx with a body that is HTML (text/html or
-// application/xhtml+xml) or untyped, not content-encoded. Servers pick form_post per client, so any such page may
-// carry a code.
+// application/xhtml+xml) or untyped, not content-encoded. Servers pick
+// form_post per client, so any such page may carry a code.
 func (cw *captureWriter) mayBeFormPost(h http.Header) bool {
 	if cw.head || cw.status < 200 || cw.status > 299 || cw.status == http.StatusNoContent ||
 		h.Get("Content-Encoding") != "" || cw.m.maxCaptureBytes == 0 {

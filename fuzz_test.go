@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Fuzz targets for every parser of untrusted input. Seeds are in
@@ -29,19 +30,24 @@ func FuzzAuthorize(f *testing.F) {
 	f.Add("response_type=code+id_token&request_uri=urn:x", "", false)
 	f.Add("response_type=token", "response_type=code", true)
 	f.Add("code_challenge=a&code_challenge=a", "", false)
-	m, err := New(Config{})
+	f.Add("response_type=code&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&redirect_uri=http://127.0.0.1:9/cb?code=fuzz-code-1", "code=fuzz-code-2", true)
+	store := NewMemoryStore()
+	// A short TTL keeps the store small however long the fuzzer runs.
+	m, err := New(Config{Store: store, TTL: time.Second})
 	if err != nil {
 		f.Fatal(err)
 	}
 	var minted atomic.Int64
 	f.Fuzz(func(t *testing.T, query, body string, post bool) {
-		var reached bool
+		var reached, challenged, echoed bool
+		var code string
 		h := m.Authorize(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			reached = true
 			if err := r.ParseForm(); err != nil {
 				t.Fatalf("the handler got a form it cannot parse: %v", err)
 			}
 			c, ok := FromContext(r.Context())
+			challenged = ok
 			rt := r.FormValue(paramResponseType)
 			if (hasValue(rt, "code") || r.FormValue(paramRequestURI) != "" || r.FormValue(paramRequest) != "") && !ok {
 				t.Fatalf("a code request passed without a challenge: %q %q", query, body)
@@ -54,7 +60,8 @@ func FuzzAuthorize(f *testing.F) {
 					t.Fatalf("method %q passed under S256-only", c.Method)
 				}
 			}
-			code := fmt.Sprintf("fuzz-code-%d", minted.Add(1))
+			code = fmt.Sprintf("fuzz-code-%d", minted.Add(1))
+			echoed = (&carried{values: r.Form}).has(code)
 			http.Redirect(w, r, "http://127.0.0.1:9/cb?code="+code, http.StatusFound)
 		}))
 		method := http.MethodGet
@@ -73,6 +80,16 @@ func FuzzAuthorize(f *testing.F) {
 		}
 		if !reached && rec.Code != http.StatusBadRequest {
 			t.Fatalf("not passed on, yet answered %d", rec.Code)
+		}
+		// The code the handler issued is bound, unless the request carried
+		// its value (then it is never taken for an issued one).
+		if reached && challenged && !echoed {
+			if rec.Code != http.StatusFound {
+				t.Fatalf("an issued code was answered with %d: %s", rec.Code, rec.Body)
+			}
+			if _, err := store.Take(context.Background(), storeKey(code)); err != nil {
+				t.Fatalf("the issued code %q was not bound: %v", code, err)
+			}
 		}
 	})
 }
