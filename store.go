@@ -81,7 +81,9 @@ type Store interface {
 // keep these semantics, which storetest.Run checks when the store
 // implements the interface:
 //
-//   - TakeAs is Take that marks the entry as taken by take (never 0). A
+//   - TakeAs is Take that marks the entry as taken by take. The middleware
+//     draws take at random from 1 to 2^63, so a store may reserve 0 and
+//     the values above for its own marks (MemoryStore refuses 0). A
 //     repeat of TakeAs with the same take for an entry that take already
 //     holds returns the challenge again: a network client that re-sends a
 //     command after a lost answer must not turn one take into two.
@@ -89,8 +91,8 @@ type Store interface {
 //     live and still marked as taken by take; it changes nothing otherwise
 //     (another take since, a second Restore, an expired or unknown entry),
 //     and returns nil then too. It keeps the entry's expiry. Its errors are
-//     faults only: the middleware then leaves the code used up (fail
-//     closed).
+//     faults only (a done ctx among them, returned wrapping ctx.Err()):
+//     the middleware then leaves the code used up (fail closed).
 //   - Both are atomic with Save and Take: of concurrent calls for one key,
 //     at most one take holds the challenge at a time.
 type Restorer interface {
