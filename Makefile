@@ -1,14 +1,17 @@
 # The project's commands. `make test` is the one test command: it tests every
 # Go module of the repository (the root and each subfolder with a go.mod) on
-# its own, with GOWORK=off, as a user who vendors it would build it.
+# its own, with GOWORK=off, as a user who vendors it would build it. The Redis
+# store's tests go through scripts/test-redisstore.sh, which says what they
+# do and how long they take, and says visibly when they were skipped.
 
 MODULES := $(sort $(dir $(shell find . -name go.mod -not -path './.git/*')))
 FUZZTIME ?= 10s
 
-.PHONY: test vet fmt demo fuzz bench redis
+.PHONY: test vet fmt demo fuzz bench redis check-install
 
 test: redis
 	@set -e; for m in $(MODULES); do \
+		if [ "$$m" = ./redisstore/ ]; then sh scripts/test-redisstore.sh; continue; fi; \
 		echo "== go test -race $$m"; \
 		(cd $$m && GOWORK=off go test -race -count=1 ./...); \
 	done
@@ -17,6 +20,12 @@ test: redis
 # machine allows it, otherwise the script says what to install.
 redis:
 	@sh scripts/install-redis.sh
+
+# Before tagging a release (RELEASING.md): go get of every public module at
+# RELEASE_VERSION from a local module proxy built from HEAD.
+RELEASE_VERSION ?= v0.1.0
+check-install:
+	@bash scripts/check-install.sh $(RELEASE_VERSION)
 
 vet:
 	@set -e; for m in $(MODULES); do \

@@ -4,7 +4,23 @@
 # root with apt-get, i.e. Debian or Ubuntu), it installs the redis-server
 # package. Otherwise it prints what to install and exits 0: the Redis tests
 # then skip with the same advice, except under CI=true, where they fail.
+#
+# install-redis.sh --how only prints how to install redis-server.
 set -eu
+
+how() {
+	cat <<'MSG'
+Install Redis 6.2 or newer so that redis-server is on PATH, for example:
+  Debian/Ubuntu: sudo apt-get install redis-server  (or: sudo sh scripts/install-redis.sh)
+  macOS:         brew install redis
+  Fedora/RHEL:   sudo dnf install redis
+MSG
+}
+
+if [ "${1:-}" = --how ]; then
+	how
+	exit 0
+fi
 
 if command -v redis-server >/dev/null 2>&1; then
 	echo "install-redis: $(redis-server --version)"
@@ -30,13 +46,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 	exit 0
 fi
 
-cat <<'MSG'
-install-redis: redis-server is not installed and this machine does not allow
-installing it here (needs root and apt-get). Install Redis 6.2 or newer so
-that redis-server is on PATH, for example:
-  Debian/Ubuntu: sudo apt-get install redis-server
-  macOS:         brew install redis
-  Fedora/RHEL:   sudo dnf install redis
-Without it the Redis store's tests are skipped (and fail under CI=true).
-MSG
+echo "install-redis: redis-server is not installed and this machine does not allow"
+echo "installing it here (needs root and apt-get)."
+how
+echo "Without it the Redis store's tests are skipped (and fail under CI=true)."
 exit 0
