@@ -59,6 +59,20 @@ type Config struct {
 	// request body the middleware reads. A larger body is refused with
 	// invalid_request. Zero: 64 KiB.
 	MaxBodyBytes int64
+	// ReportOnly runs every check and records every challenge, exactly as
+	// when enforcing, but never refuses: a request the middleware would
+	// refuse goes to the wrapped handler unchanged, and the refusal is
+	// reported through OnEvent and Logger. Store faults are reported and
+	// the request goes on. It protects nothing (it is the bare server plus
+	// observation); Discovery still advertises the accepted methods, so
+	// clients start sending PKCE. Default: false, enforce.
+	ReportOnly bool
+	// OnEvent, when set, is called once per request that is PKCE's
+	// business, and once per refusal of any other request, once its
+	// response is decided (see [Event]). It runs inline on the request's
+	// goroutine: it must be fast and must not block. Events never carry a
+	// code, a verifier or a challenge. nil: no events.
+	OnEvent func(Event)
 	// MaxCaptureBytes bounds how much of a 2xx HTML (or untyped) authorize
 	// response is held back to look for a form_post code. A code past it is
 	// not captured and is logged; under a policy that requires PKCE its token
