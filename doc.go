@@ -13,8 +13,8 @@
 //
 // [Middleware.Authorize] validates code_challenge and code_challenge_method,
 // learns the code the wrapped handler issues (from the redirect's query or
-// fragment, or a form_post page) and records the challenge in the [Store]
-// before the code leaves the server. [Middleware.Token] checks the
+// fragment, a form_post page, or a signed JARM response) and records the
+// challenge in the [Store] before the code leaves the server. [Middleware.Token] checks the
 // code_verifier of every grant_type=authorization_code request against the
 // recorded challenge; every other grant passes through untouched.
 // [Middleware.Discovery] adds code_challenge_methods_supported to the
@@ -41,23 +41,63 @@
 // [FromContext] in the wrapped authorization handler, keep it with the
 // pending authorization (the server's session or its database row), and
 // bind it with [Middleware.Record] when the code is minted, before the
-// code is sent. If Record fails, do not send the code.
+// code is sent. If Record fails, do not send the code. The same holds for a
+// server that mints the code before a consent page and carries it through
+// the consent form: a code that arrives in the request is never taken for
+// one the handler issued (see below), so bind it with Record when it is
+// minted.
+//
+// # Which codes are bound
+//
+// Only a code the wrapped handler issued is bound. Every value a client
+// sends may come back in the handler's response: a redirect URI's own
+// query, a login redirect that carries the request's parameters, a consent
+// page with them as hidden inputs. So a value the request itself carried
+// (its parameters, the parameters inside its redirect_uri) is never taken
+// for an issued code; in a redirect, the response parameters are the
+// Location's less those of the request's redirect_uri; a page is a
+// form_post response only when it holds a form posting to the request's
+// redirect_uri (any POST form when the request named none). One response
+// binds at most one code: several distinct codes fail closed (500). A key
+// is never rebound: a captured code that is already bound to a challenge,
+// used or not, fails closed (500) and is logged at Error as a possible
+// attack; binding the same challenge again (Record, then the capture of
+// the same code) is a harmless retry. A JARM response (response_mode jwt,
+// query.jwt, fragment.jwt, form_post.jwt) is read when it is signed; an
+// encrypted one cannot be, and fails closed at the authorization endpoint
+// with a description saying so.
 //
 // # Security model
 //
-// The middleware fails closed. A code is checked once: the first token
-// request for it uses the challenge up, pass or fail, so a code that failed
-// its check can never be redeemed, with or without a verifier. A verifier
+// The middleware fails closed. A code is checked once: a failed check (a
+// wrong, missing or malformed verifier, another client's code) uses the
+// challenge up, so a code that failed its check can never be redeemed, with
+// or without a verifier, and a code the token handler redeemed cannot be
+// replayed. A request that passed the check and that the wrapped token
+// handler then refused (a final status of 400 or more: client
+// authentication, a wrong redirect_uri) does not cost the code: the
+// challenge is put back before the refusal leaves, so the client's
+// corrected retry gets its token, as from the bare server
+// (golang.org/x/oauth2's default AuthStyle tries HTTP Basic, then the body).
+// This needs a Store that implements [Restorer], as [MemoryStore] and the
+// Redis store do; with any other Store every check uses the code up. A verifier
 // for a code without a recorded challenge is refused (the downgrade of RFC
 // 9700 §4.8.2). A store error or timeout refuses the request (500
 // server_error; 503 temporarily_unavailable when the store is full): a code
 // whose challenge could not be recorded never reaches the client, and a
 // token request that could not be checked never reaches the token handler.
-// A parameter given twice or named in another case, a token request body
-// the middleware cannot read (unknown or mislabelled type, content-encoded,
-// oversized) and OAuth parameters smuggled into the token request's URL
-// query are refused rather than passed on; so is an authorization request
-// for a code whose body cannot be read. Verifiers are compared in constant
+// A parameter given twice or named in another case, a token request
+// without grant_type, a token request body the middleware cannot read
+// (unknown or mislabelled type, content-encoded, oversized) and OAuth
+// parameters smuggled into the token request's URL query are refused rather
+// than passed on; so is an authorization request for a code whose body
+// cannot be read.
+//
+// The middleware must be the first to read the request body: put anything
+// that reads it (a logger calling ParseForm, a rate limiter) inside it, and
+// compression outside it. A body parsed before the middleware is checked
+// from what was parsed; a body read and thrown away is refused with 500
+// server_error and an Error log that names the misordering. Verifiers are compared in constant
 // time. Store
 // keys are SHA-256 hashes of the codes, so no store holds a live code.
 // Nothing secret is logged: not a verifier, a challenge or a code. Every
