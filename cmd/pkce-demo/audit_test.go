@@ -17,7 +17,7 @@ func TestAudit(t *testing.T) {
 		target pkcetest.Target
 	}{
 		{"demo-app", pkcetest.Target{ClientID: demoApp, RedirectURI: testRedirectURI}},
-		{"demo-service", pkcetest.Target{ClientID: demoService, ClientSecret: demoSecret, RedirectURI: "http://[::1]:5555/cb", Scope: "openid"}},
+		{"demo-service", pkcetest.Target{ClientID: demoService, ClientSecret: demoSecret, RedirectURI: "http://[::1]:5555/callback", Scope: "openid"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := startDemo(t, true)

@@ -103,10 +103,16 @@ func (s *server) authorize(w http.ResponseWriter, r *http.Request) {
 	resp.send(w, r, params)
 }
 
-// checkRedirectURI accepts loopback redirect URIs on any port (RFC 8252
-// §7.3), the only ones the demo's clients use.
+// callbackPath is the path of every redirect URI the demo's clients use.
+const callbackPath = "/callback"
+
+// checkRedirectURI accepts the demo clients' redirect URIs: http on a
+// loopback host with any port and the path /callback (RFC 8252 §7.3: only
+// the port may vary; RFC 9700 §4.1.3: host and path are compared exactly),
+// with any query the client adds (RFC 6749 §3.1.2), which the response
+// keeps.
 func checkRedirectURI(raw string) error {
-	const use = "use http://127.0.0.1:PORT/..., http://[::1]:PORT/... or http://localhost:PORT/..."
+	const use = "use http://127.0.0.1:PORT/callback, http://[::1]:PORT/callback or http://localhost:PORT/callback"
 	if raw == "" {
 		return fmt.Errorf("redirect_uri is required: %s", use)
 	}
@@ -128,6 +134,11 @@ func checkRedirectURI(raw string) error {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
 			return fmt.Errorf("redirect_uri %s has an invalid port", quoteParam(raw))
 		}
+	}
+	// The path as sent: /callback spelt another way (%63allback) is
+	// another path to a strict comparison, so it is refused too.
+	if u.EscapedPath() != callbackPath {
+		return fmt.Errorf("redirect_uri %s is not registered: the path must be %s (only the port may vary, RFC 8252 section 7.3): %s", quoteParam(raw), callbackPath, use)
 	}
 	return nil
 }

@@ -12,8 +12,9 @@ import (
 	"github.com/go-pkce/pkce"
 )
 
-// The demo's clients (DESIGN.md, "Demo server"). Both accept any loopback
-// redirect URI (RFC 8252 §7.3), so no redirect URI is registered.
+// The demo's clients (DESIGN.md, "Demo server"). Both accept the redirect
+// URI http://LOOPBACK:PORT/callback on any port (RFC 8252 §7.3), which
+// checkRedirectURI matches, so no redirect URI is registered per client.
 const (
 	demoApp     = "demo-app"     // public: authorization_code, refresh_token
 	demoService = "demo-service" // confidential: all three grants

@@ -155,13 +155,13 @@ func TestFormPost(t *testing.T) {
 			verifier := pkce.GenerateVerifier()
 			const state = `a"b<c>&d'e`
 			q := authorizeParams(verifier, "response_type", tc.responseType, "response_mode", "form_post",
-				"state", state, "scope", "openid", "redirect_uri", "http://[::1]:8000/cb?x=1")
+				"state", state, "scope", "openid", "redirect_uri", "http://[::1]:8000/callback?x=1")
 			resp := d.get(t, pathAuthorize, q)
 			require.Equal(t, http.StatusOK, resp.StatusCode)
 			assert.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"))
 			assert.Empty(t, resp.Header.Get("Location"))
 			page := readAll(t, resp)
-			assert.Contains(t, page, `<form method="post" action="http://[::1]:8000/cb?x=1">`)
+			assert.Contains(t, page, `<form method="post" action="http://[::1]:8000/callback?x=1">`)
 			assert.Contains(t, page, `onload="document.forms[0].submit()"`)
 
 			fields := map[string]string{}
@@ -180,7 +180,7 @@ func TestFormPost(t *testing.T) {
 
 			// The middleware captured the code from the page.
 			form := url.Values{"grant_type": {"authorization_code"}, "code": {fields["code"]},
-				"redirect_uri": {"http://[::1]:8000/cb?x=1"}, "client_id": {demoApp}}
+				"redirect_uri": {"http://[::1]:8000/callback?x=1"}, "client_id": {demoApp}}
 			tokResp, body := d.token(t, "", "", form)
 			assert.Equal(t, http.StatusBadRequest, tokResp.StatusCode, "a form_post code redeemed without a verifier")
 			assert.Equal(t, "invalid_grant", body["error"])
@@ -201,12 +201,12 @@ func TestAuthorizeState(t *testing.T) {
 
 func TestAuthorizeRedirectKeepsQuery(t *testing.T) {
 	d := startDemo(t, false)
-	resp := d.get(t, pathAuthorize, authorizeParams(pkce.GenerateVerifier(), "redirect_uri", "http://localhost:1234/cb?app=one"))
+	resp := d.get(t, pathAuthorize, authorizeParams(pkce.GenerateVerifier(), "redirect_uri", "http://localhost:1234/callback?app=one"))
 	require.Equal(t, http.StatusFound, resp.StatusCode)
 	loc, err := url.Parse(resp.Header.Get("Location"))
 	require.NoError(t, err)
 	assert.Equal(t, "localhost:1234", loc.Host)
-	assert.Equal(t, "/cb", loc.Path)
+	assert.Equal(t, "/callback", loc.Path)
 	assert.Equal(t, "one", loc.Query().Get("app"))
 	assert.NotEmpty(t, loc.Query().Get("code"))
 }
@@ -235,13 +235,16 @@ func TestAuthorizeNoRedirect(t *testing.T) {
 		{"unknown client", []string{"client_id", "evil-app"}},
 		{"unknown client, odd characters", []string{"client_id", "é\"\\\n" + strings.Repeat("x", 100)}},
 		{"no redirect_uri", []string{"redirect_uri", ""}},
-		{"https", []string{"redirect_uri", "https://127.0.0.1:5555/cb"}},
-		{"not loopback", []string{"redirect_uri", "http://attacker.example/cb"}},
-		{"loopback look-alike", []string{"redirect_uri", "http://127.0.0.1.attacker.example/cb"}},
-		{"userinfo", []string{"redirect_uri", "http://127.0.0.1:80@attacker.example/cb"}},
-		{"fragment", []string{"redirect_uri", "http://127.0.0.1:5555/cb#x"}},
-		{"bad port", []string{"redirect_uri", "http://127.0.0.1:99999/cb"}},
-		{"relative", []string{"redirect_uri", "/cb"}},
+		{"https", []string{"redirect_uri", "https://127.0.0.1:5555/callback"}},
+		{"not loopback", []string{"redirect_uri", "http://attacker.example/callback"}},
+		{"loopback look-alike", []string{"redirect_uri", "http://127.0.0.1.attacker.example/callback"}},
+		{"loopback look-alike prefix", []string{"redirect_uri", "http://evil127.0.0.1/callback"}},
+		{"userinfo", []string{"redirect_uri", "http://127.0.0.1:80@attacker.example/callback"}},
+		{"fragment", []string{"redirect_uri", "http://127.0.0.1:5555/callback#x"}},
+		{"bad port", []string{"redirect_uri", "http://127.0.0.1:99999/callback"}},
+		{"relative", []string{"redirect_uri", "/callback"}},
+		{"other path", []string{"redirect_uri", "http://127.0.0.1:5555/cb"}},
+		{"path below", []string{"redirect_uri", "http://127.0.0.1:5555/callback/evil"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, protect := range []bool{false, true} {
