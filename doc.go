@@ -131,5 +131,17 @@
 //
 // The default [MemoryStore] serves one process. When authorization and
 // token requests may reach different instances, use a shared Store (the
-// module github.com/go-pkce/pkce/redisstore provides one for Redis).
+// module github.com/go-pkce/pkce/redisstore provides one for Redis, on a
+// single server, Sentinel or Cluster), checked with storetest.Run.
+//
+// # More
+//
+// The repository's docs folder has the details a package comment cannot
+// hold: the frameworks and the ordering rule
+// (https://github.com/go-pkce/pkce/blob/main/docs/frameworks.md), the demo
+// server and a curl walk-through (docs/demo.md), the audit kit and its
+// checks (docs/audit.md), rolling PKCE out to existing clients
+// (docs/rollout.md), stores (docs/stores.md) and performance
+// (docs/performance.md). SECURITY.md holds the threat model and the tests
+// that prove each guarantee.
 package pkce
