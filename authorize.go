@@ -57,8 +57,9 @@ func authorizeSingle(name string) bool {
 // outer response_type, since the real one is inside. A POST whose body the
 // middleware cannot read (not a form, or larger than [Config.MaxBodyBytes])
 // is refused when its query asks for a code and passes through untouched
-// otherwise (a login form, say). The returned handler is safe for
-// concurrent use.
+// otherwise (a login form, say). Under [Config.ReportOnly] nothing is
+// refused or replaced: what would be is reported and the response is the
+// wrapped handler's. The returned handler is safe for concurrent use.
 func (m *Middleware) Authorize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
@@ -79,39 +80,42 @@ func (m *Middleware) Authorize(next http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			m.logRefusal(r.Context(), "authorize", "", e)
-			e.write(w)
+			m.refuseAuthorize(w, r, p, e, next)
 			return
 		}
-		c, ok, e := m.checkAuthorize(r, p)
-		if e != nil {
-			m.refuseAuthorize(w, r, p, e)
+		c, bind, business, e := m.checkAuthorize(r, p)
+		switch {
+		case e != nil:
+			m.refuseAuthorize(w, r, p, e, next)
 			return
-		}
-		if !ok {
-			next.ServeHTTP(w, p.request(r, nil))
+		case !business:
+			next.ServeHTTP(w, p.request(r, nil)) // implicit and others: no event
+			return
+		case !bind:
+			m.serve(next, w, p.request(r, nil), authorizeEvent(p))
 			return
 		}
 		cw := &captureWriter{w: w, m: m, ctx: r.Context(), challenge: c, head: r.Method == http.MethodHead,
 			req: carried{values: p.values, redirectURI: p.get(paramRedirectURI)}}
-		defer cw.abandon()
+		defer cw.done() // a panic included
 		next.ServeHTTP(cw, p.request(r, context.WithValue(r.Context(), challengeKey{}, cw)))
 		cw.finish()
 	})
 }
 
 // checkAuthorize validates the PKCE parameters of an authorization request.
-// ok is false when the request is not PKCE's business or carries no
-// challenge under a policy that allows that.
-func (m *Middleware) checkAuthorize(r *http.Request, p *params) (c Challenge, ok bool, e *refusal) {
+// business reports whether the request is PKCE's business (response_type
+// code, or a request or request_uri); bind whether it carries a challenge c
+// to bind (false when it carries none under a policy that allows that).
+func (m *Middleware) checkAuthorize(r *http.Request, p *params) (c Challenge, bind, business bool, e *refusal) {
 	for name := range p.values {
 		if canon := caseVariant(name, paramResponseType, paramClientID, paramCodeChallenge, paramCodeChallengeMethod, paramRequest, paramRequestURI, paramRedirectURI); canon != "" {
-			return c, false, badRequest("parameter names are case-sensitive: send " + canon + ", not " + quoteParam(name))
+			return c, false, false, badRequest(ReasonParameterCase, "parameter names are case-sensitive: send "+canon+", not "+quoteParam(name))
 		}
 	}
 	// Duplicates first, so a repeated response_type is refused too.
 	if name := p.repeated(authorizeSingle); name != "" {
-		return c, false, badRequest(name + " is given more than once (RFC 6749 section 3.1)")
+		return c, false, false, badRequest(ReasonDuplicateParameter, name+" is given more than once (RFC 6749 section 3.1)")
 	}
 	// RFC 9126 and RFC 9101: a pushed request or a request object carries
 	// the real parameters elsewhere, response_type included, whatever the
@@ -120,61 +124,102 @@ func (m *Middleware) checkAuthorize(r *http.Request, p *params) (c Challenge, ok
 	if !indirect && !hasValue(p.get(paramResponseType), "code") {
 		if hasValueFold(p.get(paramResponseType), "code") {
 			// A lenient handler could issue a code for it.
-			return c, false, badRequest("response_type values are case-sensitive: send response_type=code")
+			return c, false, false, badRequest(ReasonParameterCase, "response_type values are case-sensitive: send response_type=code")
 		}
-		return c, false, nil // implicit and others: no code, no PKCE
+		return c, false, false, nil // implicit and others: no code, no PKCE
 	}
 	client := p.get(paramClientID)
 	challenge, method := p.get(paramCodeChallenge), p.get(paramCodeChallengeMethod)
 	if challenge == "" {
 		switch {
 		case method != "":
-			return c, false, badRequest("code_challenge_method is given without code_challenge; send both")
+			return c, false, true, badRequest(ReasonChallengeMissing, "code_challenge_method is given without code_challenge; send both")
 		case !m.require(r, client):
-			return c, false, nil
+			return c, false, true, nil
 		case indirect:
-			return c, false, badRequest("PKCE is required, and code_challenge inside a pushed authorization request (request_uri) or a request object (request) is not supported yet by this server; send code_challenge and code_challenge_method=S256 as parameters of the authorization request itself")
+			// The challenge is elsewhere and cannot be read: an unknown
+			// request_uri, an unreadable request object.
+			reason := ReasonRequestUnreadable
+			if p.get(paramRequestURI) != "" {
+				reason = ReasonRequestURIUnknown
+			}
+			return c, false, true, badRequest(reason, "PKCE is required, and code_challenge inside a pushed authorization request (request_uri) or a request object (request) is not supported yet by this server; send code_challenge and code_challenge_method=S256 as parameters of the authorization request itself")
 		}
 		// RFC 7636 §4.4.1.
-		return c, false, badRequest("code challenge required: this server requires PKCE, so send code_challenge (the S256 hash of a fresh code_verifier) and code_challenge_method=S256 (RFC 7636)")
+		return c, false, true, badRequest(ReasonChallengeMissing, "code challenge required: this server requires PKCE, so send code_challenge (the S256 hash of a fresh code_verifier) and code_challenge_method=S256 (RFC 7636)")
 	}
 	c = Challenge{Value: challenge, Method: Method(method), ClientID: client}
 	if method == "" {
 		// RFC 7636 §4.3: absent means plain.
 		c.Method = Plain
 		if !m.allowPlain {
-			return c, false, badRequest("code_challenge_method is missing, which means plain (RFC 7636 section 4.3), and this server accepts only S256: send code_challenge_method=S256")
+			return c, false, true, badRequest(ReasonMethodNotAllowed, "code_challenge_method is missing, which means plain (RFC 7636 section 4.3), and this server accepts only S256: send code_challenge_method=S256")
 		}
 	}
 	if err := m.checkMethod(c.Method); err != nil {
-		return c, false, fromError(err)
+		return c, false, true, fromError(ReasonMethodNotAllowed, err)
 	}
 	if err := validateChallenge(c.Method, c.Value); err != nil {
-		return c, false, fromError(err)
+		return c, false, true, fromError(ReasonChallengeMalformed, err)
 	}
-	return c, true, nil
+	return c, true, true, nil
+}
+
+// authorizeEvent returns the event of an authorization request as far as
+// the middleware read it (the query alone when the body could not be read):
+// its client, and whether and how it carried a challenge. Method is S256
+// or plain (also when the method is absent, RFC 7636 §4.3), "" for any
+// other value: the event carries no string the client chose but its ID.
+func authorizeEvent(p *params) Event {
+	ev := Event{Endpoint: "authorize", ClientID: p.first(paramClientID)}
+	if p.first(paramCodeChallenge) != "" {
+		ev.PKCE = true
+		switch Method(p.first(paramCodeChallengeMethod)) {
+		case S256:
+			ev.Method = S256
+		case Plain, "":
+			ev.Method = Plain
+		}
+	}
+	return ev
 }
 
 // refuseAuthorize answers a refused authorization request: a 400 JSON page,
 // or, when Config.RedirectErrors vouches for the redirect URI, the OAuth
-// error response at that URI (RFC 6749 §4.1.2.1).
-func (m *Middleware) refuseAuthorize(w http.ResponseWriter, r *http.Request, p *params, e *refusal) {
-	client := p.get(paramClientID)
+// error response at that URI (RFC 6749 §4.1.2.1). Under Config.ReportOnly
+// it passes the request to next as it came instead. Either way the
+// refusal is logged and reported.
+func (m *Middleware) refuseAuthorize(w http.ResponseWriter, r *http.Request, p *params, e *refusal, next http.Handler) {
+	client := p.first(paramClientID)
 	m.logRefusal(r.Context(), "authorize", client, e)
+	ev := authorizeEvent(p)
+	ev.Refusal, ev.Enforced = e.reason, !m.reportOnly
+	if m.reportOnly {
+		m.serve(next, w, p.original(r), ev)
+		return
+	}
+	ev.Status = e.status
 	redirectURI := p.get(paramRedirectURI)
 	if m.redirectErrors == nil || redirectURI == "" || p.repeated(authorizeSingle) != "" ||
-		!m.redirectErrors(r, client, redirectURI) || !redirectError(w, p, redirectURI, e) {
+		!m.redirectErrors(r, client, redirectURI) {
 		e.write(w)
+	} else if ev.Status = redirectError(w, p, redirectURI, e); ev.Status == 0 {
+		ev.Status = e.status
+		e.write(w)
+	}
+	if m.onEvent != nil {
+		m.emit(r.Context(), ev)
 	}
 }
 
 // redirectError sends e to the client at redirectURI, in the query, the
-// fragment or a form_post page as the response type and mode ask. It
-// reports false, having written nothing, when it cannot.
-func redirectError(w http.ResponseWriter, p *params, redirectURI string, e *refusal) bool {
+// fragment or a form_post page as the response type and mode ask, and
+// returns the status it wrote. It returns 0, having written nothing, when
+// it cannot.
+func redirectError(w http.ResponseWriter, p *params, redirectURI string, e *refusal) int {
 	u, err := url.Parse(redirectURI)
 	if err != nil || !u.IsAbs() || u.Fragment != "" {
-		return false
+		return 0
 	}
 	v := url.Values{"error": {e.code}, "error_description": {sanitizeDescription(e.desc)}}
 	if state := p.get(paramState); state != "" {
@@ -203,7 +248,7 @@ func redirectError(w http.ResponseWriter, p *params, redirectURI string, e *refu
 		u.RawFragment = ""
 		h.Set("Location", u.String()+"#"+v.Encode())
 		w.WriteHeader(http.StatusFound)
-		return true
+		return http.StatusFound
 	case "form_post":
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusOK)
@@ -218,13 +263,13 @@ func redirectError(w http.ResponseWriter, p *params, redirectURI string, e *refu
 		}
 		b.WriteString(`<noscript><button type="submit">Continue</button></noscript></form></body></html>`)
 		_, _ = w.Write([]byte(b.String()))
-		return true
+		return http.StatusOK
 	default:
-		return false // e.g. JARM modes: not ours to encode
+		return 0 // e.g. JARM modes: not ours to encode
 	}
 	h.Set("Location", u.String())
 	w.WriteHeader(http.StatusFound)
-	return true
+	return http.StatusFound
 }
 
 // maybeCodeRequest reports whether the parameters q may ask for a code.

@@ -32,10 +32,12 @@ type captureWriter struct {
 	head      bool            // a HEAD request: no body to look at
 	req       carried         // what the request carried: never an issued code
 
-	state  captureState
-	status int
-	held   heldHeader // the header while a page is held
-	buf    []byte     // the held page
+	state   captureState
+	status  int
+	refusal *refusal   // what bind refused, sent or (ReportOnly) only reported
+	ended   bool       // finish ran: the handler returned
+	held    heldHeader // the header while a page is held
+	buf     []byte     // the held page
 }
 
 type captureState uint8
@@ -208,6 +210,7 @@ func (cw *captureWriter) Unwrap() http.ResponseWriter { return cw.w }
 
 // finish completes the response after the handler returned.
 func (cw *captureWriter) finish() {
+	cw.ended = true
 	if cw.state == pending {
 		// Nothing was written: net/http would send 200 with the header as it
 		// is, so the header is checked as for any 200.
@@ -218,13 +221,26 @@ func (cw *captureWriter) finish() {
 	}
 }
 
-// abandon runs when the handler returns or panics. After a panic nothing
-// was decided: a Location left in the header (a code not yet bound) is
-// removed, so a recovering middleware outside cannot send it with its 500.
-func (cw *captureWriter) abandon() {
+// done runs when the handler returns or panics, and reports the request's
+// event. After a panic nothing was decided: a Location left in the header
+// (a code not yet bound) is removed, so a recovering middleware outside
+// cannot send it with its 500, and the event carries the status sent
+// before the panic, 0 if none.
+func (cw *captureWriter) done() {
 	if cw.state == pending {
 		takeLocations(cw.w.Header())
 	}
+	if cw.m.onEvent == nil {
+		return
+	}
+	ev := Event{Endpoint: "authorize", ClientID: cw.challenge.ClientID, PKCE: true, Method: cw.challenge.Method}
+	if cw.ended || cw.state == passing || cw.state == replaced {
+		ev.Status = cw.status
+	}
+	if cw.refusal != nil {
+		ev.Refusal, ev.Enforced = cw.refusal.reason, !cw.m.reportOnly
+	}
+	cw.m.emit(cw.ctx, ev)
 }
 
 // takeLocations removes every Location header from h, whatever the case of
@@ -314,25 +330,40 @@ func (cw *captureWriter) bind(f *codeFinder) bool {
 		cw.m.log.LogAttrs(cw.ctx, slog.LevelWarn, "pkce: the response carries a code that the request itself carried (an echo of its parameters or of its redirect_uri's query); it is not bound",
 			slog.String("client_id", cw.challenge.ClientID))
 	}
-	var desc string
+	var reason, desc string
 	switch {
 	case f.encrypted:
+		reason = ReasonResponseUnreadable
 		desc = "the authorization response is an encrypted JARM response (JWE): its code cannot be read, so its PKCE challenge could never be checked; it was not sent. Use a signed, unencrypted JARM response mode with PKCE"
 	case f.several:
+		reason = ReasonMultipleCodes
 		desc = "the authorization response carried several codes; a response may carry one code only, so none was sent"
 	case f.code != "":
 		return cw.save(f.code)
 	default:
 		return true
 	}
-	e := &refusal{http.StatusInternalServerError, errServerError, desc}
+	return cw.fail(failClosed(reason, desc))
+}
+
+// fail refuses the response for e: it replaces it with e and reports
+// false; under Config.ReportOnly it only reports e (the response goes out
+// as the handler wrote it, its code unbound) and reports true. Either way
+// e is logged and becomes the request's event.
+func (cw *captureWriter) fail(e *refusal) bool {
 	cw.m.logRefusal(cw.ctx, "authorize", cw.challenge.ClientID, e)
+	cw.refusal = e
+	if cw.m.reportOnly {
+		return true
+	}
 	cw.replace(e)
 	return false
 }
 
 // save binds the challenge to code. If the store fails, it replaces the
-// response with an error, so the code never reaches the client. A code
+// response with an error, so the code never reaches the client (under
+// Config.ReportOnly the response goes out, the code unbound, and the fault
+// is reported). A code
 // whose key is already bound to another challenge (ErrExists) or used
 // (ErrUsed) is never rebound: the response fails closed, logged at Error
 // as a possible attack (a stolen code echoed back through this request).
@@ -343,28 +374,23 @@ func (cw *captureWriter) save(code string) bool {
 	if err == nil {
 		return true
 	}
-	var e *refusal
-	switch {
-	case errors.Is(err, ErrUsed), errors.Is(err, ErrExists):
+	if errors.Is(err, ErrUsed) || errors.Is(err, ErrExists) {
 		what := "is already bound to another code_challenge"
 		if errors.Is(err, ErrUsed) {
 			what = "was already redeemed"
 		}
-		e = &refusal{http.StatusInternalServerError, errServerError,
-			"the authorization code issued for this request " + what + ", so it was not sent: a code serves one authorization request only (the server issued the same code twice, or a possible attack echoed a stolen code through this request)"}
-		cw.m.logRefusal(cw.ctx, "authorize", cw.challenge.ClientID, e)
-	default:
-		cw.m.logFault(cw.ctx, "authorize", "save", err)
-		e = storeRefusal(err, "record the code_challenge for the authorization code")
+		return cw.fail(failClosed(ReasonRebind,
+			"the authorization code issued for this request "+what+", so it was not sent: a code serves one authorization request only (the server issued the same code twice, or a possible attack echoed a stolen code through this request)"))
 	}
-	cw.replace(e)
-	return false
+	cw.m.logFault(cw.ctx, "authorize", "save", err)
+	return cw.fail(storeRefusal(err, "record the code_challenge for the authorization code"))
 }
 
 // replace drops the handler's response and sends e instead: nothing of the
 // handler's (Location, Set-Cookie, Content-Type, the held page) goes out.
 func (cw *captureWriter) replace(e *refusal) {
 	cw.state = replaced
+	cw.status = e.status
 	cw.buf = nil
 	h := cw.w.Header()
 	for k := range h {

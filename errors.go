@@ -18,29 +18,35 @@ const (
 )
 
 // refusal is an OAuth error the middleware answers instead of the wrapped
-// handler.
+// handler (or, under Config.ReportOnly, reports and lets pass).
 type refusal struct {
 	status int
 	code   string
 	desc   string // error_description, in words a client developer can act on
+	reason string // the stable reason ID of Event.Refusal: one of the Reason constants
 }
 
-func badRequest(desc string) *refusal {
-	return &refusal{http.StatusBadRequest, errInvalidRequest, desc}
+// badRequest is an invalid_request refusal (HTTP 400) for reason.
+func badRequest(reason, desc string) *refusal {
+	return &refusal{http.StatusBadRequest, errInvalidRequest, desc, reason}
 }
-func badGrant(desc string) *refusal { return &refusal{http.StatusBadRequest, errInvalidGrant, desc} }
 
-// fromError turns a validation error into an invalid_request refusal,
-// dropping the "pkce: " prefix that Go errors carry.
-func fromError(err error) *refusal {
-	return badRequest(strings.TrimPrefix(err.Error(), "pkce: "))
+// badGrant is an invalid_grant refusal (HTTP 400) for reason.
+func badGrant(reason, desc string) *refusal {
+	return &refusal{http.StatusBadRequest, errInvalidGrant, desc, reason}
+}
+
+// fromError turns a validation error into an invalid_request refusal for
+// reason, dropping the "pkce: " prefix that Go errors carry.
+func fromError(reason string, err error) *refusal {
+	return badRequest(reason, strings.TrimPrefix(err.Error(), "pkce: "))
 }
 
 // misordered is the answer to a request whose body was read or changed
 // before the middleware could read it: a server misconfiguration, so a 500,
 // logged at Error (logRefusal) with desc naming it.
 func misordered(desc string) *refusal {
-	return &refusal{http.StatusInternalServerError, errServerError, desc}
+	return &refusal{http.StatusInternalServerError, errServerError, desc, ReasonBodyConsumed}
 }
 
 // bodyConsumed is misordered for a body read before the middleware.
@@ -48,15 +54,22 @@ func bodyConsumed() *refusal {
 	return misordered("the request body was read before the PKCE middleware; put the middleware before anything that reads the body")
 }
 
+// failClosed is the answer to an authorization response the middleware
+// will not let out (several codes, a rebind, an encrypted JARM response):
+// HTTP 500 server_error for reason.
+func failClosed(reason, desc string) *refusal {
+	return &refusal{http.StatusInternalServerError, errServerError, desc, reason}
+}
+
 // storeRefusal is the answer to a failed Store call: 503 when the store is
 // full, 500 otherwise. Fail closed: nothing passes and no code is issued.
 func storeRefusal(err error, doing string) *refusal {
 	if errors.Is(err, ErrStoreFull) {
 		return &refusal{http.StatusServiceUnavailable, errTemporarilyUnavailable,
-			"the server holds too many pending authorization requests to record this one; try again shortly"}
+			"the server holds too many pending authorization requests to record this one; try again shortly", ReasonStoreFull}
 	}
 	return &refusal{http.StatusInternalServerError, errServerError,
-		"the server could not " + doing + " (its PKCE store failed); try again, and contact the server operator if it persists"}
+		"the server could not " + doing + " (its PKCE store failed); try again, and contact the server operator if it persists", ReasonStoreError}
 }
 
 // write sends the refusal as RFC 6749 §5.2 JSON with Cache-Control: no-store.
@@ -74,8 +87,10 @@ func (e *refusal) write(w http.ResponseWriter) {
 	_, _ = w.Write(body)
 }
 
-// logRefusal records a refusal. Only the client, the endpoint and the
-// reason are logged: never a verifier, challenge or code.
+// logRefusal records a refusal, sent or, under Config.ReportOnly, only
+// reported: the same line but for its message, and enforced. Only the
+// client, the endpoint and the reason are logged: never a verifier,
+// challenge or code. status and error are what enforcing sends.
 func (m *Middleware) logRefusal(ctx context.Context, endpoint, clientID string, e *refusal) {
 	level := slog.LevelInfo
 	if e.status >= 500 {
@@ -84,9 +99,15 @@ func (m *Middleware) logRefusal(ctx context.Context, endpoint, clientID string, 
 	if !m.log.Enabled(ctx, level) {
 		return
 	}
-	m.log.LogAttrs(ctx, level, "pkce: request refused",
+	msg := "pkce: request refused"
+	if m.reportOnly {
+		msg = "pkce: request would be refused (report only: passed on)"
+	}
+	m.log.LogAttrs(ctx, level, msg,
 		slog.String("endpoint", endpoint),
 		slog.String("client_id", clientID),
+		slog.String("reason", e.reason),
+		slog.Bool("enforced", !m.reportOnly),
 		slog.Int("status", e.status),
 		slog.String("error", e.code),
 		slog.String("error_description", e.desc))

@@ -1,5 +1,16 @@
 package pkce
 
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+)
+
 // Event is what the middleware reports, through [Config.OnEvent], of one
 // request that is PKCE's business (authorize: a response_type with code, or
 // a request or request_uri; token: grant_type=authorization_code; par:
@@ -17,9 +28,14 @@ type Event struct {
 	ClientID string
 	// PKCE is, at authorize and par, whether the request carried a
 	// code_challenge (or its request_uri or request object did); at token,
-	// whether the code was bound to a challenge.
+	// whether the code was bound to a challenge (true for a replay too:
+	// only a bound code can be used up). A token request refused before its
+	// code was looked up has false.
 	PKCE bool
-	// Method is the challenge's method (S256 or plain), "" otherwise.
+	// Method is the challenge's method, S256 or plain (at authorize, a
+	// challenge without code_challenge_method is plain, RFC 7636 §4.3);
+	// "" when there is no challenge, when its method is any other value,
+	// and for a replay, whose challenge is not read again.
 	Method Method
 	// Refusal is "" when the middleware accepted the request, else a
 	// stable reason ID: one of the Reason constants.
@@ -29,7 +45,11 @@ type Event struct {
 	// handler.
 	Enforced bool
 	// Status is the response's final HTTP status: the refusal's, or the
-	// wrapped handler's; 0 if none was written.
+	// wrapped handler's (200 when it wrote nothing: net/http sends that).
+	// It is 0 when the middleware saw none: the handler hijacked the
+	// connection, or panicked before writing a status (the event of a
+	// request whose handler panicked is still reported, then the panic
+	// goes on).
 	Status int
 }
 
@@ -94,3 +114,125 @@ const (
 	// ReasonStoreFull: the store holds as many challenges as it may.
 	ReasonStoreFull = "store_full"
 )
+
+// emit reports e through Config.OnEvent, which must be set. The response is
+// decided when it runs, so a panic in OnEvent cannot change it: the panic
+// is recovered and logged at Error (to Config.Logger, or to slog.Default
+// when none is set, so that it is never silent) with the panic value's
+// type and the stack, not the value itself, which could hold anything
+// OnEvent had at hand. The event is lost.
+func (m *Middleware) emit(ctx context.Context, e Event) {
+	defer func() {
+		if v := recover(); v != nil {
+			m.onEventPanicked(ctx, e, v)
+		}
+	}()
+	m.onEvent(e)
+}
+
+func (m *Middleware) onEventPanicked(ctx context.Context, e Event, v any) {
+	log := m.userLog
+	if log == nil {
+		log = slog.Default()
+	}
+	log.LogAttrs(ctx, slog.LevelError, "pkce: Config.OnEvent panicked; the event is lost, the response was already decided",
+		slog.String("endpoint", e.Endpoint),
+		slog.String("refusal", e.Refusal),
+		slog.String("panic_type", fmt.Sprintf("%T", v)),
+		slog.String("stack", string(debug.Stack())))
+}
+
+// refusalEvent returns the event of refusal e: sent when enforcing, then
+// with its status; reported when not.
+func (m *Middleware) refusalEvent(endpoint, client string, e *refusal) Event {
+	return Event{Endpoint: endpoint, ClientID: client, Refusal: e.reason, Enforced: !m.reportOnly, Status: e.status}
+}
+
+// eventWriter is the response writer of a request the middleware passes on
+// with nothing to hold back or undo, when OnEvent needs its final status.
+// It changes nothing: as net/http, it takes Write, WriteString, ReadFrom
+// and Flush without a status for 200; 1xx statuses pass through; the first
+// final status is the one reported.
+type eventWriter struct {
+	w      http.ResponseWriter
+	status int  // the first final status; 0 until then
+	done   bool // the status is known, or can no longer be seen (Hijack)
+}
+
+// Header returns the header map of the underlying writer.
+func (sw *eventWriter) Header() http.Header { return sw.w.Header() }
+
+// WriteHeader notes code if it is the first final status, and passes it on.
+func (sw *eventWriter) WriteHeader(code int) {
+	if !sw.done && (code >= 200 && code <= 999 || code == http.StatusSwitchingProtocols) {
+		sw.status, sw.done = code, true
+	}
+	sw.w.WriteHeader(code)
+}
+
+// implied notes the 200 that a write without a status implies.
+func (sw *eventWriter) implied() {
+	if !sw.done {
+		sw.status, sw.done = http.StatusOK, true
+	}
+}
+
+// Write implies a 200 status, as net/http does.
+func (sw *eventWriter) Write(b []byte) (int, error) {
+	sw.implied()
+	return sw.w.Write(b)
+}
+
+// WriteString implies a 200 status, as net/http does.
+func (sw *eventWriter) WriteString(s string) (int, error) {
+	sw.implied()
+	return io.WriteString(sw.w, s)
+}
+
+// ReadFrom implies a 200 status, as net/http does.
+func (sw *eventWriter) ReadFrom(src io.Reader) (int64, error) {
+	sw.implied()
+	return io.Copy(sw.w, src)
+}
+
+// Flush implies a 200 status, as net/http does.
+func (sw *eventWriter) Flush() { _ = sw.FlushError() }
+
+// FlushError is Flush for http.ResponseController, reporting the error.
+func (sw *eventWriter) FlushError() error {
+	sw.implied()
+	return http.NewResponseController(sw.w).Flush()
+}
+
+// Hijack hands the connection over: what is written to it is no status
+// the middleware sees, so the event reports none (0) unless one was
+// written before. An underlying writer that cannot hijack answers an
+// error, as without the middleware.
+func (sw *eventWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	sw.done = true
+	return http.NewResponseController(sw.w).Hijack()
+}
+
+// Unwrap returns the underlying writer, for http.ResponseController.
+func (sw *eventWriter) Unwrap() http.ResponseWriter { return sw.w }
+
+// returned notes that the handler returned: net/http sends 200 for a
+// handler that wrote nothing.
+func (sw *eventWriter) returned() { sw.implied() }
+
+// serve runs next on w and r and reports ev, with the final status, once
+// next returned (or panicked: then with the status written before, 0 if
+// none; the panic goes on). With no OnEvent, next runs on w itself.
+func (m *Middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Request, ev Event) {
+	if m.onEvent == nil {
+		next.ServeHTTP(w, r)
+		return
+	}
+	sw := &eventWriter{w: w}
+	defer func() {
+		ev.Status = sw.status
+		m.emit(r.Context(), ev)
+	}()
+	next.ServeHTTP(sw, r)
+	sw.returned()
+}

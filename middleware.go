@@ -61,17 +61,31 @@ type Config struct {
 	MaxBodyBytes int64
 	// ReportOnly runs every check and records every challenge, exactly as
 	// when enforcing, but never refuses: a request the middleware would
-	// refuse goes to the wrapped handler unchanged, and the refusal is
-	// reported through OnEvent and Logger. Store faults are reported and
-	// the request goes on. It protects nothing (it is the bare server plus
-	// observation); Discovery still advertises the accepted methods, so
-	// clients start sending PKCE. Default: false, enforce.
+	// refuse goes to the wrapped handler unchanged (its body as the client
+	// sent it), and the refusal is reported through OnEvent and Logger with
+	// the reason ID enforcing would send. Store faults are reported and
+	// the request goes on; at the authorization endpoint a response whose
+	// code cannot be bound (a store fault, several codes, a code already
+	// bound, an encrypted JARM response) goes out as the handler wrote it,
+	// its code unbound. The store follows enforcement, so a later request
+	// is judged as enforcing would judge it: a failed check still uses the
+	// code's challenge up, and a retry is reported as code_reused. Record
+	// logs what it would refuse and returns nil. It protects nothing (it is
+	// the bare server plus observation): apart from the
+	// code_challenge_methods_supported member Discovery still adds, so
+	// that clients start sending PKCE, every answer is the bare server's.
+	// Default: false, enforce.
 	ReportOnly bool
 	// OnEvent, when set, is called once per request that is PKCE's
 	// business, and once per refusal of any other request, once its
 	// response is decided (see [Event]). It runs inline on the request's
-	// goroutine: it must be fast and must not block. Events never carry a
-	// code, a verifier or a challenge. nil: no events.
+	// goroutine, after the wrapped handler returned and before the
+	// request ends: it must be fast and must not block. Events never carry
+	// a code, a verifier or a challenge. A panic in OnEvent does not reach
+	// the request, whose response is already decided: it is recovered and
+	// logged at Error (to Logger, or to [slog.Default] when Logger is nil)
+	// with the panic value's type and the stack, never the value; that
+	// event is lost. nil: no events, at no cost.
 	OnEvent func(Event)
 	// MaxCaptureBytes bounds how much of a 2xx HTML (or untyped) authorize
 	// response is held back to look for a form_post code. A code past it is
@@ -92,6 +106,9 @@ type Middleware struct {
 	ttl             time.Duration
 	redirectErrors  func(*http.Request, string, string) bool
 	log             *slog.Logger
+	userLog         *slog.Logger // Config.Logger as given, nil when none
+	reportOnly      bool
+	onEvent         func(Event)
 	storeTimeout    time.Duration
 	storeCalls      atomic.Int64 // Store calls running, abandoned ones included
 	maxStoreCalls   int64
@@ -121,6 +138,9 @@ func New(c Config) (*Middleware, error) {
 		ttl:             orDefault(c.TTL, DefaultTTL),
 		redirectErrors:  c.RedirectErrors,
 		log:             c.Logger,
+		userLog:         c.Logger,
+		reportOnly:      c.ReportOnly,
+		onEvent:         c.OnEvent,
 		storeTimeout:    orDefault(c.StoreTimeout, DefaultStoreTimeout),
 		maxBodyBytes:    orDefault(c.MaxBodyBytes, DefaultMaxBodyBytes),
 		maxCaptureBytes: orDefault(c.MaxCaptureBytes, DefaultMaxCaptureBytes),
@@ -158,24 +178,57 @@ func orDefault[T int | int64 | time.Duration](v, def T) T {
 // endpoint validates it; a zero c.ExpiresAt becomes now plus [Config.TTL].
 // The error wraps [ErrUsed] if the code's challenge was already used and
 // [ErrStoreFull] if the store is full; the code must then not be issued.
+//
+// Under [Config.ReportOnly] Record never refuses: a challenge it would
+// refuse, or a store failure, is logged (Error for a store failure or a
+// code already bound, Info otherwise, with its reason ID) and Record
+// returns nil, so the server issues the code as it would without the
+// middleware. It makes no [Event]: the authorization request that carried
+// the challenge had its own. An empty code is an error in both modes.
 // Safe for concurrent use.
 func (m *Middleware) Record(ctx context.Context, code string, c Challenge) error {
 	if code == "" {
 		return errors.New("pkce: Record needs a non-empty authorization code")
 	}
+	reason, err := m.record(ctx, code, c)
+	if err != nil && m.reportOnly {
+		level := slog.LevelInfo
+		if reason == ReasonStoreError || reason == ReasonStoreFull || reason == ReasonRebind {
+			level = slog.LevelError
+		}
+		m.log.LogAttrs(ctx, level, "pkce: Record would have failed; under ReportOnly the code is issued unbound",
+			slog.String("client_id", c.ClientID),
+			slog.String("reason", reason),
+			slog.String("err", err.Error()))
+		return nil
+	}
+	return err
+}
+
+// record is Record's work: the error, and the reason ID it would have
+// at the authorization endpoint.
+func (m *Middleware) record(ctx context.Context, code string, c Challenge) (reason string, err error) {
 	if err := m.checkMethod(c.Method); err != nil {
-		return err
+		return ReasonMethodNotAllowed, err
 	}
 	if err := validateChallenge(c.Method, c.Value); err != nil {
-		return err
+		return ReasonChallengeMalformed, err
 	}
 	if c.ExpiresAt.IsZero() {
 		c.ExpiresAt = m.now().Add(m.ttl)
 	}
 	if err := m.save(ctx, storeKey(code), c); err != nil {
-		return fmt.Errorf("pkce: recording the challenge failed: %w", err)
+		switch {
+		case errors.Is(err, ErrUsed), errors.Is(err, ErrExists):
+			reason = ReasonRebind
+		case errors.Is(err, ErrStoreFull):
+			reason = ReasonStoreFull
+		default:
+			reason = ReasonStoreError
+		}
+		return reason, fmt.Errorf("pkce: recording the challenge failed: %w", err)
 	}
-	return nil
+	return "", nil
 }
 
 // checkMethod reports whether method is enabled. RFC 7636 §4.4.1:

@@ -49,6 +49,11 @@ type params struct {
 	form, postForm url.Values
 	query          url.Values // the URL query alone
 	consumed       bool       // the body was read from r, by the middleware or before it
+	// raw is every byte the middleware read from r.Body, whatever came of
+	// it, and touched says it read from r.Body at all: original hands them
+	// on under Config.ReportOnly.
+	raw     []byte
+	touched bool
 }
 
 // readParams reads into p the query and the body of r: once, at most
@@ -66,7 +71,7 @@ type params struct {
 func readParams(p *params, r *http.Request, maxBody int64, token bool) *refusal {
 	query, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return badRequest("the URL query cannot be parsed: " + err.Error())
+		return badRequest(ReasonBadRequest, "the URL query cannot be parsed: "+err.Error())
 	}
 	p.query = query // only once it is known whole
 	ct := r.Header.Get("Content-Type")
@@ -77,10 +82,10 @@ func readParams(p *params, r *http.Request, maxBody int64, token bool) *refusal 
 			return unsupportedBody(ct, token) // refused before a byte is read
 		}
 		if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") && hasBody(r) {
-			return badRequest("the request body is content-encoded (" + quoteParam(enc) + "); send it uncompressed")
+			return badRequest(ReasonBadRequest, "the request body is content-encoded ("+quoteParam(enc)+"); send it uncompressed")
 		}
 		if r.ContentLength > maxBody {
-			return badRequest(fmt.Sprintf("the request body is larger than %d bytes", maxBody))
+			return badRequest(ReasonBadRequest, fmt.Sprintf("the request body is larger than %d bytes", maxBody))
 		}
 		if formMethod && mt == mediaForm && r.PostForm != nil {
 			// Parsed before the middleware: the body is gone, its values
@@ -88,15 +93,18 @@ func readParams(p *params, r *http.Request, maxBody int64, token bool) *refusal 
 			return p.fromParsedForm(r, maxBody)
 		}
 		p.consumed = hasBody(r)
-		if p.body, err = readBody(r, maxBody); err != nil {
+		p.touched = r.Body != nil && r.Body != http.NoBody
+		p.raw, err = readBody(r, maxBody)
+		if err != nil {
 			switch {
 			case errors.Is(err, errBodyTooLarge):
-				return badRequest(fmt.Sprintf("the request body is larger than %d bytes", maxBody))
+				return badRequest(ReasonBadRequest, fmt.Sprintf("the request body is larger than %d bytes", maxBody))
 			case errors.Is(err, http.ErrBodyReadAfterClose):
 				return bodyConsumed()
 			}
-			return badRequest("the request body could not be read")
+			return badRequest(ReasonBadRequest, "the request body could not be read")
 		}
+		p.body = p.raw
 		// A body read before the middleware and not parsed (a logger that
 		// drained it) ends early. Whatever read it may hand the request on
 		// (a framework's body cache): refuse rather than check nothing.
@@ -112,14 +120,14 @@ func readParams(p *params, r *http.Request, maxBody int64, token bool) *refusal 
 		// RFC 6749 §4.1.3, appendix B. A JSON document labelled as a form
 		// would parse as junk with no grant: refuse it rather than pass it.
 		if c := firstNonSpace(p.body); c == '{' || c == '[' {
-			return badRequest("the body is JSON but its Content-Type says " + mediaForm + "; send it as " + mediaForm)
+			return badRequest(ReasonBadRequest, "the body is JSON but its Content-Type says "+mediaForm+"; send it as "+mediaForm)
 		}
 		if body, err = url.ParseQuery(string(p.body)); err != nil {
-			return badRequest("the form body cannot be parsed: " + err.Error())
+			return badRequest(ReasonBadRequest, "the form body cannot be parsed: "+err.Error())
 		}
 	case mt == mediaJSON && token:
 		if body, err = parseJSONParams(p.body); err != nil {
-			return badRequest("the JSON body cannot be read: " + strings.TrimPrefix(err.Error(), "pkce: "))
+			return badRequest(ReasonBadRequest, "the JSON body cannot be read: "+strings.TrimPrefix(err.Error(), "pkce: "))
 		}
 	default:
 		return unsupportedBody(ct, token)
@@ -160,6 +168,7 @@ func (p *params) fromParsedForm(r *http.Request, maxBody int64) *refusal {
 		// Normally nothing is left. A body put back after parsing is what
 		// a handler reading it raw gets: it must agree.
 		rest, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		p.raw, p.touched = rest, true
 		if err == nil && len(rest) > 0 {
 			body, err := url.ParseQuery(string(rest))
 			if err != nil || int64(len(rest)) > maxBody || !sameValues(body, r.PostForm) {
@@ -202,9 +211,9 @@ func unsupportedBody(ct string, token bool) *refusal {
 		want += " (or " + mediaJSON + ")"
 	}
 	if ct == "" {
-		return badRequest("the request body has no Content-Type; send it as " + want)
+		return badRequest(ReasonBadRequest, "the request body has no Content-Type; send it as "+want)
 	}
-	return badRequest("the Content-Type " + quoteParam(ct) + " is not supported; send the parameters as " + want)
+	return badRequest(ReasonBadRequest, "the Content-Type "+quoteParam(ct)+" is not supported; send the parameters as "+want)
 }
 
 // hasBody reports whether r sends a body.
@@ -270,6 +279,47 @@ func (p *params) request(r *http.Request, ctx context.Context) *http.Request {
 	return r2
 }
 
+// original returns r as the wrapped handler gets it without the middleware
+// (Config.ReportOnly, a refused request): r itself when the middleware read
+// nothing of its body, else a shallow copy whose body gives what the
+// middleware read, then the rest, and whose Form and PostForm are r's.
+func (p *params) original(r *http.Request) *http.Request {
+	if !p.touched {
+		return r
+	}
+	r2 := new(http.Request)
+	*r2 = *r
+	r2.Body = &replayRest{Reader: io.MultiReader(bytes.NewReader(p.raw), r.Body), rest: r.Body}
+	return r2
+}
+
+// replayRest is a body the middleware read part or all of, given back whole.
+type replayRest struct {
+	io.Reader
+	rest io.ReadCloser
+}
+
+func (b *replayRest) Close() error { return b.rest.Close() }
+
+// first returns the first value of name among the request's parameters
+// (the query alone when the body could not be read), "" if none.
+func (p *params) first(name string) string {
+	if p.values != nil {
+		return p.get(name)
+	}
+	return p.query.Get(name)
+}
+
+// namedClient returns the client a token request names, for the event and
+// the log line of a refusal made before its client was checked: the HTTP
+// Basic user name when it decodes, else the first client_id.
+func (p *params) namedClient(r *http.Request) string {
+	if id, ok, err := basicClientID(r.Header); ok && err == nil {
+		return id
+	}
+	return p.first(paramClientID)
+}
+
 // get returns the single value of name, "" if absent or empty (OAuth 2.1:
 // a parameter without a value is treated as omitted).
 func (p *params) get(name string) string {
@@ -300,7 +350,7 @@ func (replayBody) Close() error { return nil }
 var errBodyTooLarge = errors.New("pkce: request body too large")
 
 // readBody reads all of r.Body, at most max bytes; one allocation when the
-// Content-Length is known.
+// Content-Length is known. On an error it returns what it read.
 func readBody(r *http.Request, max int64) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
@@ -320,13 +370,13 @@ func readBody(r *http.Request, max int64) ([]byte, error) {
 		n, err := r.Body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if int64(len(buf)) > max {
-			return nil, errBodyTooLarge
+			return buf, errBodyTooLarge
 		}
 		if err == io.EOF {
 			return buf, nil
 		}
 		if err != nil {
-			return nil, err
+			return buf, err
 		}
 	}
 }

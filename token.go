@@ -45,23 +45,60 @@ const grantAuthorizationCode = "authorization_code"
 // is refused with 500 server_error and logged at Error, naming the
 // misordering.
 //
+// Under [Config.ReportOnly] nothing is refused: a request that would be is
+// reported and passed to next as it came, its challenge taken as enforcing
+// would take it.
+//
 // The returned handler is safe for concurrent use.
 func (m *Middleware) Token(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r2, client, t, e := m.checkToken(r)
-		if e != nil {
-			m.logRefusal(r.Context(), "token", client, e)
-			e.write(w)
-			return
+		var read params
+		ck := m.checkToken(&read, r)
+		switch {
+		case ck.refusal != nil:
+			m.refuseToken(w, r, &read, ck, next)
+		case !ck.business:
+			next.ServeHTTP(w, ck.r2) // other grants: no event
+		case ck.take.id == 0 && m.onEvent == nil:
+			next.ServeHTTP(w, ck.r2)
+		default:
+			pw := &putBackWriter{w: w, m: m, ctx: r.Context(), client: ck.client, take: ck.take, pkce: ck.pkce, method: ck.method}
+			defer pw.close() // a panic included: no put-back after it
+			next.ServeHTTP(pw, ck.r2)
+			pw.returned()
 		}
-		if t.id == 0 {
-			next.ServeHTTP(w, r2)
-			return
-		}
-		pw := &putBackWriter{w: w, m: m, ctx: r.Context(), client: client, take: t}
-		defer pw.close() // a panic included: no put-back after it
-		next.ServeHTTP(pw, r2)
 	})
+}
+
+// refuseToken answers a refused token request, or under Config.ReportOnly
+// passes it to next as it came. Either way the refusal is logged and
+// reported.
+func (m *Middleware) refuseToken(w http.ResponseWriter, r *http.Request, p *params, ck tokenCheck, next http.Handler) {
+	e := ck.refusal
+	m.logRefusal(r.Context(), "token", ck.client, e)
+	ev := Event{Endpoint: "token", ClientID: ck.client, PKCE: ck.pkce, Method: ck.method, Refusal: e.reason, Enforced: !m.reportOnly}
+	if m.reportOnly {
+		// What enforcing took stays taken, so a later request is judged
+		// as enforcing would judge it; the answer is the bare server's.
+		m.serve(next, w, p.original(r), ev)
+		return
+	}
+	e.write(w)
+	if m.onEvent != nil {
+		ev.Status = e.status
+		m.emit(r.Context(), ev)
+	}
+}
+
+// tokenCheck is what checkToken decided of a token request.
+type tokenCheck struct {
+	r2       *http.Request // the request to hand on, nil when refused
+	client   string        // the request's client, "" when it names none
+	take     tokenTake     // the take to put back if next refuses the request
+	refusal  *refusal
+	business bool   // grant_type=authorization_code: PKCE's business
+	pkce     bool   // the code was bound to a challenge
+	method   Method // the challenge's method, when it is known
 }
 
 // tokenTake is the take a passed check holds: the key and the identifier
@@ -71,60 +108,68 @@ type tokenTake struct {
 	id  uint64
 }
 
-// checkToken decides a token request: the request to hand on, or a refusal.
-// t is the take to put back if next refuses the request.
-func (m *Middleware) checkToken(r *http.Request) (r2 *http.Request, client string, t tokenTake, e *refusal) {
+// checkToken decides a token request, reading it into p: the request to
+// hand on, or a refusal.
+func (m *Middleware) checkToken(p *params, r *http.Request) (ck tokenCheck) {
 	// The grant must be known before anything passes, so every token
 	// request's body is read: what cannot be read is refused.
-	var read params
-	p := &read
+	refuse := func(e *refusal) tokenCheck {
+		if ck.client == "" {
+			ck.client = p.namedClient(r)
+		}
+		ck.r2, ck.take, ck.refusal = nil, tokenTake{}, e
+		return ck
+	}
 	if e := readParams(p, r, m.maxBodyBytes, true); e != nil {
-		return nil, "", t, e
+		return refuse(e)
 	}
 	for name := range p.values {
 		if canon := caseVariant(name, tokenParams...); canon != "" {
-			return nil, "", t, badRequest("parameter names are case-sensitive: send " + canon + ", not " + quoteParam(name))
+			return refuse(badRequest(ReasonParameterCase, "parameter names are case-sensitive: send "+canon+", not "+quoteParam(name)))
 		}
 	}
 	if len(p.values[paramGrantType]) > 1 {
-		return nil, "", t, badRequest("grant_type is given more than once (RFC 6749 section 3.1)")
+		return refuse(badRequest(ReasonDuplicateParameter, "grant_type is given more than once (RFC 6749 section 3.1)"))
 	}
 	switch grant := p.get(paramGrantType); {
 	case grant == "":
 		// RFC 6749 §4.1.3: REQUIRED. Passed on as "another grant", a
 		// request whose body the middleware could not see would reach a
 		// handler that can (a framework's body cache) unchecked.
-		return nil, "", t, badRequest("no grant_type: RFC 6749 section 4.1.3 requires one; send grant_type=authorization_code to redeem a code, or the grant the request is for")
+		return refuse(badRequest(ReasonBadRequest, "no grant_type: RFC 6749 section 4.1.3 requires one; send grant_type=authorization_code to redeem a code, or the grant the request is for"))
 	case grant == grantAuthorizationCode:
+		ck.business = true
 	case strings.EqualFold(strings.TrimSpace(grant), grantAuthorizationCode):
 		// A lenient handler could take it for authorization_code.
-		return nil, "", t, badRequest("grant_type values are case-sensitive: send grant_type=authorization_code")
+		return refuse(badRequest(ReasonParameterCase, "grant_type values are case-sensitive: send grant_type=authorization_code"))
 	default:
-		return p.request(r, nil), "", t, nil // PKCE says nothing about other grants
+		ck.r2 = p.request(r, nil) // PKCE says nothing about other grants
+		return ck
 	}
 
 	// RFC 6749 §4.1.3: the token request is a POST with a form body.
 	if r.Method != http.MethodPost {
-		return nil, "", t, badRequest("an authorization_code token request must be sent with POST (RFC 6749 section 4.1.3)")
+		return refuse(badRequest(ReasonBadRequest, "an authorization_code token request must be sent with POST (RFC 6749 section 4.1.3)"))
 	}
 	// RFC 6749 §3.2: parameters go in the body. A server that reads the query
 	// must not be fed values the middleware did not check.
 	for _, name := range queryForbidden {
 		if _, ok := p.query[name]; ok {
-			return nil, "", t, badRequest(name + " must be sent in the request body, not in the URL query (RFC 6749 section 3.2)")
+			return refuse(badRequest(ReasonBadRequest, name+" must be sent in the request body, not in the URL query (RFC 6749 section 3.2)"))
 		}
 	}
 	// RFC 8707: resource may repeat.
 	if name := p.repeated(func(name string) bool { return name != paramResource }); name != "" {
-		return nil, "", t, badRequest("the parameter " + quoteParam(name) + " is given more than once (RFC 6749 section 3.1)")
+		return refuse(badRequest(ReasonDuplicateParameter, "the parameter "+quoteParam(name)+" is given more than once (RFC 6749 section 3.1)"))
 	}
-	client, e = tokenClient(r, p)
+	client, e := tokenClient(r, p)
+	ck.client = client
 	if e != nil {
-		return nil, client, t, e
+		return refuse(e)
 	}
 	code := p.get(paramCode)
 	if code == "" {
-		return nil, client, t, badRequest("code is missing: send the authorization code the client received")
+		return refuse(badRequest(ReasonBadRequest, "code is missing: send the authorization code the client received"))
 	}
 	verifier := p.get(paramCodeVerifier)
 
@@ -134,36 +179,50 @@ func (m *Middleware) checkToken(r *http.Request) (r2 *http.Request, client strin
 	if rs := m.restorer; rs != nil {
 		// Taken under an identifier of this request, so that a refusal by
 		// next can put back this take and no other.
-		t = tokenTake{key: key, id: newTakeID()}
-		c, err = m.takeAs(r.Context(), rs, key, t.id)
+		ck.take = tokenTake{key: key, id: newTakeID()}
+		c, err = m.takeAs(r.Context(), rs, key, ck.take.id)
 	} else {
 		c, err = m.take(r.Context(), key)
 	}
 	switch {
 	case err == nil:
+		ck.pkce, ck.method = true, knownMethod(c.Method)
 		if e := m.checkVerifier(c, verifier, client); e != nil {
-			return nil, client, tokenTake{}, e // the failed check uses the code up
+			return refuse(e) // the failed check uses the code up
 		}
-		return p.request(r, nil), client, t, nil
+		ck.r2 = p.request(r, nil)
+		return ck
 	case errors.Is(err, ErrUsed):
 		// A code is checked once: a replay, or a retry after a failed check,
-		// never reaches the wrapped handler, verifier or not.
-		return nil, client, tokenTake{}, badGrant("this authorization code was already presented once; a code can be redeemed, or fail its PKCE check, only once; start a new authorization request")
+		// never reaches the wrapped handler, verifier or not. Only a code
+		// bound to a challenge can be used.
+		ck.pkce = true
+		return refuse(badGrant(ReasonCodeReused, "this authorization code was already presented once; a code can be redeemed, or fail its PKCE check, only once; start a new authorization request"))
 	case errors.Is(err, ErrNotFound):
 		if verifier != "" {
 			// RFC 9700 §4.8.2: a verifier without a recorded challenge is a
 			// downgrade attempt.
-			return nil, client, tokenTake{}, badGrant(noChallenge + "; a code_verifier cannot be checked without one (RFC 9700 section 4.8.2): start a new authorization request with code_challenge and code_challenge_method=S256")
+			return refuse(badGrant(ReasonDowngrade, noChallenge+"; a code_verifier cannot be checked without one (RFC 9700 section 4.8.2): start a new authorization request with code_challenge and code_challenge_method=S256"))
 		}
 		if m.require(r, client) {
-			return nil, client, tokenTake{}, badGrant("PKCE is required and " + noChallenge + "; start a new authorization request with code_challenge and code_challenge_method=S256, and redeem its code with the matching code_verifier")
+			return refuse(badGrant(ReasonChallengeMissing, "PKCE is required and "+noChallenge+"; start a new authorization request with code_challenge and code_challenge_method=S256, and redeem its code with the matching code_verifier"))
 		}
 		// Issued without PKCE under a policy that allows it.
-		return p.request(r, nil), client, tokenTake{}, nil
+		ck.r2, ck.take = p.request(r, nil), tokenTake{}
+		return ck
 	default:
 		m.logFault(r.Context(), "token", "take", err)
-		return nil, client, tokenTake{}, storeRefusal(err, "check the code_verifier")
+		return refuse(storeRefusal(err, "check the code_verifier"))
 	}
+}
+
+// knownMethod returns m when it is S256 or plain, else "": an event
+// carries no method a store made up.
+func knownMethod(m Method) Method {
+	if m == S256 || m == Plain {
+		return m
+	}
+	return ""
 }
 
 // noChallenge is why a code has no challenge to check, in words that do not
@@ -188,22 +247,22 @@ var queryForbidden = []string{paramGrantType, paramCode, paramCodeVerifier, para
 // Every failure is invalid_grant.
 func (m *Middleware) checkVerifier(c Challenge, verifier, client string) *refusal {
 	if verifier == "" {
-		return badGrant("code_verifier is missing: this code was issued for a code_challenge, so the token request must carry the matching code_verifier")
+		return badGrant(ReasonVerifierMissing, "code_verifier is missing: this code was issued for a code_challenge, so the token request must carry the matching code_verifier")
 	}
 	if m.checkMethod(c.Method) != nil {
 		// A store shared with a differently configured instance, or one
 		// that lost the method: never verify under a method not accepted.
-		return badGrant("the code_challenge recorded for this code uses a method this server does not accept; start a new authorization request with code_challenge_method=S256")
+		return badGrant(ReasonMethodNotAllowed, "the code_challenge recorded for this code uses a method this server does not accept; start a new authorization request with code_challenge_method=S256")
 	}
 	if err := ValidateVerifier(verifier); err != nil {
-		return badGrant(fromError(err).desc)
+		return badGrant(ReasonVerifierMalformed, strings.TrimPrefix(err.Error(), "pkce: "))
 	}
 	if client != "" && c.ClientID != "" && client != c.ClientID {
-		return badGrant("this authorization code was issued to another client")
+		return badGrant(ReasonClientMismatch, "this authorization code was issued to another client")
 	}
 	// RFC 7636 §4.6: compare in constant time.
 	if !verify(c.Method, c.Value, verifier) {
-		return badGrant("code_verifier does not match the code_challenge of the authorization request (method " + string(c.Method) + "); send the verifier the challenge was computed from")
+		return badGrant(ReasonVerifierMismatch, "code_verifier does not match the code_challenge of the authorization request (method "+string(c.Method)+"); send the verifier the challenge was computed from")
 	}
 	return nil
 }
@@ -215,11 +274,11 @@ func tokenClient(r *http.Request, p *params) (string, *refusal) {
 	basic, ok, err := basicClientID(r.Header)
 	switch {
 	case err != nil:
-		return body, fromError(err)
+		return body, fromError(ReasonBadRequest, err)
 	case !ok:
 		return body, nil
 	case body != "" && body != basic:
-		return basic, badRequest("client_id in the body differs from the client authenticated by HTTP Basic")
+		return basic, badRequest(ReasonClientMismatch, "client_id in the body differs from the client authenticated by HTTP Basic")
 	}
 	return basic, nil
 }
@@ -236,10 +295,13 @@ type putBackWriter struct {
 	m      *Middleware
 	ctx    context.Context // the token request's
 	client string
-	take   tokenTake
+	take   tokenTake // id 0: nothing to put back, the writer only notes the status
+	pkce   bool      // for the event: the code was bound to a challenge
+	method Method
 	// decided is set once a final status went out, or once the middleware
 	// can no longer see the status (Hijack, or next returned or panicked).
 	decided bool
+	status  int // the final status, for the event; 0 if the middleware did not see one
 }
 
 // Header returns the header map of the underlying writer.
@@ -251,8 +313,8 @@ func (pw *putBackWriter) WriteHeader(code int) {
 	// 1xx but 101 are informational and pass through; out-of-range codes
 	// go on for net/http to reject.
 	if !pw.decided && (code >= 200 && code <= 999 || code == http.StatusSwitchingProtocols) {
-		pw.decided = true
-		if code >= 400 {
+		pw.decided, pw.status = true, code
+		if code >= 400 && pw.take.id != 0 {
 			pw.putBack(code)
 		}
 	}
@@ -278,21 +340,28 @@ func (pw *putBackWriter) putBack(status int) {
 	}
 }
 
+// implied notes the 200 that a write without a status implies.
+func (pw *putBackWriter) implied() {
+	if !pw.decided {
+		pw.decided, pw.status = true, http.StatusOK
+	}
+}
+
 // Write implies a 200 status, as net/http does.
 func (pw *putBackWriter) Write(b []byte) (int, error) {
-	pw.decided = true
+	pw.implied()
 	return pw.w.Write(b)
 }
 
 // WriteString implies a 200 status, as net/http does.
 func (pw *putBackWriter) WriteString(s string) (int, error) {
-	pw.decided = true
+	pw.implied()
 	return io.WriteString(pw.w, s)
 }
 
 // ReadFrom implies a 200 status, as net/http does.
 func (pw *putBackWriter) ReadFrom(src io.Reader) (int64, error) {
-	pw.decided = true
+	pw.implied()
 	return io.Copy(pw.w, src)
 }
 
@@ -301,7 +370,7 @@ func (pw *putBackWriter) Flush() { _ = pw.FlushError() }
 
 // FlushError is Flush for http.ResponseController, reporting the error.
 func (pw *putBackWriter) FlushError() error {
-	pw.decided = true
+	pw.implied()
 	return http.NewResponseController(pw.w).Flush()
 }
 
@@ -318,7 +387,17 @@ func (pw *putBackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // Unwrap returns the underlying writer, for http.ResponseController.
 func (pw *putBackWriter) Unwrap() http.ResponseWriter { return pw.w }
 
+// returned notes that next returned: net/http sends 200 for a handler that
+// wrote nothing.
+func (pw *putBackWriter) returned() { pw.implied() }
+
 // close ends the put-back window when next returns or panics: a status
 // written after that (by a recovery handler holding this writer, say) is
-// not next's refusal.
-func (pw *putBackWriter) close() { pw.decided = true }
+// not next's refusal. It reports the request's event, with the status sent
+// (after a panic: before it, 0 if none).
+func (pw *putBackWriter) close() {
+	pw.decided = true
+	if pw.m.onEvent != nil {
+		pw.m.emit(pw.ctx, Event{Endpoint: "token", ClientID: pw.client, PKCE: pw.pkce, Method: pw.method, Status: pw.status})
+	}
+}
