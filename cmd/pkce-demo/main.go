@@ -14,7 +14,16 @@
 //	go run ./cmd/pkce-demo -serve [-addr 127.0.0.1:8080]
 //
 // -unprotected serves (or walks through) the same server without the
-// middleware, to see what the middleware changes.
+// middleware, to see what the middleware changes. -report-only serves it
+// with the middleware in report-only mode (pkce.Config.ReportOnly): every
+// check runs and is reported, nothing is refused; it protects nothing.
+//
+//	go run ./cmd/pkce-demo -serve -report-only
+//
+// In every -serve mode, GET /debug/pkce serves the middleware's adoption
+// report (pkce.Adoption): per client, the codes redeemed with and without
+// PKCE, the refusals by reason, and whether requiring PKCE would break
+// nothing seen.
 package main
 
 import (
@@ -50,8 +59,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	serve := fs.Bool("serve", false, "keep the server up until interrupted instead of walking a client through it")
 	addr := fs.String("addr", defaultServeAddr, "`address` to listen on: a loopback address, port 0 for a free one (without -serve, default: a free port)")
 	unprotected := fs.Bool("unprotected", false, "serve the homegrown server without the PKCE middleware")
+	reportOnly := fs.Bool("report-only", false, "with -serve: the PKCE middleware in report-only mode (checks and reports, refuses nothing)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: pkce-demo [-serve [-addr host:port]] [-unprotected]\n\n")
+		fmt.Fprintf(stderr, "usage: pkce-demo [-serve [-addr host:port]] [-unprotected | -report-only]\n\n")
 		fmt.Fprintf(stderr, "Without -serve, starts the demo server on a free port, walks a client through it\nand exits non-zero if any step did not behave.\n\n")
 		fs.PrintDefaults()
 	}
@@ -65,6 +75,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pkce-demo: unexpected argument %q\n", fs.Arg(0))
 		fs.Usage()
 		return 2
+	}
+	switch {
+	case *reportOnly && *unprotected:
+		fmt.Fprintln(stderr, "pkce-demo: -report-only and -unprotected exclude each other: report-only runs the middleware, -unprotected leaves it out")
+		fs.Usage()
+		return 2
+	case *reportOnly && !*serve:
+		fmt.Fprintln(stderr, "pkce-demo: -report-only needs -serve (the walk-through shows report-only mode in its own steps)")
+		fs.Usage()
+		return 2
+	}
+	md := modeProtected
+	switch {
+	case *unprotected:
+		md = modeUnprotected
+	case *reportOnly:
+		md = modeReportOnly
 	}
 	listenAddr := "127.0.0.1:0"
 	if *serve || flagSet(fs, "addr") {
@@ -87,7 +114,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		stderr = &lockedWriter{w: stderr}
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	h, err := newHandler(issuer, !*unprotected, logger)
+	h, err := newHandler(issuer, md, logger)
 	if err != nil {
 		ln.Close()
 		fmt.Fprintf(stderr, "pkce-demo: %v\n", err)
@@ -107,6 +134,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	if !*serve {
 		wt := &walkthrough{issuer: issuer, out: stdout, protected: !*unprotected}
+		if wt.protected {
+			// A second server, in report-only mode, for the walk-through's
+			// last steps.
+			ro, stop, err := startReportOnly()
+			if err != nil {
+				fmt.Fprintf(stderr, "pkce-demo: %v\n", err)
+				return 1
+			}
+			defer stop()
+			wt.reportOnlyIssuer = ro
+		}
 		if failed := wt.run(ctx); failed > 0 {
 			return 1
 		}
@@ -115,9 +153,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	// The issuer first, alone on its line: scripts read it.
 	fmt.Fprintln(stdout, issuer)
-	if *unprotected {
+	switch md {
+	case modeUnprotected:
 		fmt.Fprintln(stdout, "pkce-demo: serving WITHOUT the PKCE middleware (-unprotected)")
-	} else {
+	case modeReportOnly:
+		fmt.Fprintln(stdout, "pkce-demo: serving with the PKCE middleware in REPORT-ONLY mode (-report-only): every check runs and")
+		fmt.Fprintln(stdout, "is logged and counted at /debug/pkce, nothing is refused: it protects nothing")
+	default:
 		fmt.Fprintln(stdout, "pkce-demo: serving with the PKCE middleware (S256 required)")
 	}
 	writeHelp(stdout, issuer)
@@ -142,7 +184,30 @@ Endpoints:
   jwks       %[1]s/jwks.json
   metadata   %[1]s/.well-known/openid-configuration
              %[1]s/.well-known/oauth-authorization-server
+  adoption   %[1]s/debug/pkce (the PKCE adoption report, per client)
 `, issuer)
+}
+
+// startReportOnly starts the demo server in report-only mode on a free
+// loopback port and returns its issuer and a function that stops it.
+func startReportOnly() (issuer string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	issuer = "http://" + ln.Addr().String()
+	h, err := newHandler(issuer, modeReportOnly, nil)
+	if err != nil {
+		ln.Close()
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return issuer, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
 }
 
 func flagSet(fs *flag.FlagSet, name string) bool {

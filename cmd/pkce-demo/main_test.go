@@ -23,15 +23,16 @@ import (
 
 func TestWalkthroughProtected(t *testing.T) {
 	d := startDemo(t, true)
+	ro := startDemoMode(t, modeReportOnly)
 	var out bytes.Buffer
-	wt := &walkthrough{issuer: d.issuer, out: &out, protected: true}
+	wt := &walkthrough{issuer: d.issuer, out: &out, protected: true, reportOnlyIssuer: ro.issuer}
 	failed := wt.run(context.Background())
 	require.Zero(t, failed, out.String())
 	text := out.String()
-	for n := 1; n <= 10; n++ {
+	for n := 1; n <= 13; n++ {
 		assert.Regexp(t, regexp.MustCompile(`(?m)^step `+strconv.Itoa(n)+`: .* \.\.\. ok$`), text)
 	}
-	assert.Contains(t, text, "PASS: all 10 steps behaved.")
+	assert.Contains(t, text, "PASS: all 13 steps behaved.")
 	assert.NotContains(t, text, "FAILED")
 	// Each exchange is shown: method, URL, status and OAuth error.
 	assert.Contains(t, text, "  > GET "+d.issuer+"/.well-known/openid-configuration")
@@ -39,6 +40,11 @@ func TestWalkthroughProtected(t *testing.T) {
 	assert.Contains(t, text, "  < 400 Bad Request\n    error invalid_grant: ")
 	assert.Contains(t, text, "  < 400 Bad Request\n    error invalid_request: ")
 	assert.Contains(t, text, "  < 302 Found\n    Location: http://127.0.0.1:9/callback?code=")
+	// The report-only steps: the legacy client passes, the report names it.
+	assert.Contains(t, text, "  > GET "+ro.issuer+"/authorize?client_id=demo-service&")
+	assert.Contains(t, text, "  > GET "+ro.issuer+"/debug/pkce")
+	assert.Regexp(t, `"client_id":"demo-service","with_pkce":0,"without_pkce":1,"refusals":\{"challenge_missing":1\},"last_seen":"[^"]+","ready":false`, text)
+	assert.Regexp(t, `"client_id":"demo-app","with_pkce":1,"without_pkce":0,"refusals":\{\},"last_seen":"[^"]+","ready":true`, text)
 }
 
 func TestWalkthroughUnprotected(t *testing.T) {
@@ -70,7 +76,7 @@ func TestRunWalkthrough(t *testing.T) {
 		wantCode int
 		wantLast string
 	}{
-		{"protected", nil, 0, "PASS: all 10 steps behaved."},
+		{"protected", nil, 0, "PASS: all 13 steps behaved."},
 		{"unprotected", []string{"-unprotected"}, 1, "FAIL: 4 of 10 steps did not behave (steps 1, 2, 7, 9)."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,6 +101,8 @@ func TestRunBadFlags(t *testing.T) {
 		{"all interfaces", []string{"-serve", "-addr", ":0"}, "loopback address only"},
 		{"public address", []string{"-serve", "-addr", "0.0.0.0:0"}, "loopback address only"},
 		{"no port", []string{"-serve", "-addr", "127.0.0.1"}, "missing port"},
+		{"report-only without -serve", []string{"-report-only"}, "-report-only needs -serve"},
+		{"report-only and unprotected", []string{"-serve", "-report-only", "-unprotected"}, "exclude each other"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

@@ -41,6 +41,7 @@ const (
 	pathJWKS        = "/jwks.json"
 	pathOpenIDConf  = "/.well-known/openid-configuration"
 	pathOAuthServer = "/.well-known/oauth-authorization-server"
+	pathDebugPKCE   = "/debug/pkce" // the adoption report (pkce.Adoption)
 )
 
 type client struct {
@@ -84,27 +85,51 @@ type codeGrant struct {
 	used        bool
 }
 
+// mode is how the demo server uses the PKCE middleware.
+type mode int
+
+const (
+	modeProtected   mode = iota // wrapped, S256 required (the default)
+	modeReportOnly              // wrapped in report-only mode: nothing refused
+	modeUnprotected             // not wrapped
+)
+
 // newHandler returns the demo authorization server for issuer (http:// and
-// the bound address, no trailing slash). With protect, its authorization,
-// token and discovery endpoints are wrapped by the PKCE middleware with
-// default settings; logger (nil: discarded) receives its events.
-func newHandler(issuer string, protect bool, logger *slog.Logger) (http.Handler, error) {
+// the bound address, no trailing slash), its endpoints wrapped by the PKCE
+// middleware with default settings as md says; logger (nil: discarded)
+// receives the middleware's log.
+func newHandler(issuer string, md mode, logger *slog.Logger) (http.Handler, error) {
 	s, err := newServer(issuer)
 	if err != nil {
 		return nil, err
 	}
-	return s.handler(protect, logger)
+	return s.handlerMode(md, logger)
 }
 
 // handler routes the server's endpoints, wrapped by the PKCE middleware
 // when protect is set.
 func (s *server) handler(protect bool, logger *slog.Logger) (http.Handler, error) {
+	if protect {
+		return s.handlerMode(modeProtected, logger)
+	}
+	return s.handlerMode(modeUnprotected, logger)
+}
+
+// handlerMode routes the server's endpoints, wrapped by the PKCE middleware
+// as md says, and serves the middleware's adoption report at /debug/pkce
+// (pkce.Adoption; an empty one when the middleware is not there).
+func (s *server) handlerMode(md mode, logger *slog.Logger) (http.Handler, error) {
 	authorize := http.Handler(http.HandlerFunc(s.authorize))
 	token := http.Handler(http.HandlerFunc(s.token))
 	discovery := http.Handler(http.HandlerFunc(s.discovery))
 	openID, oauthServer := discovery, discovery
-	if protect {
-		m, err := pkce.New(pkce.Config{Logger: logger})
+	adoption := pkce.NewAdoption()
+	if md != modeUnprotected {
+		m, err := pkce.New(pkce.Config{
+			Logger:     logger,
+			ReportOnly: md == modeReportOnly,
+			OnEvent:    adoption.Observe,
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -119,6 +144,9 @@ func (s *server) handler(protect bool, logger *slog.Logger) (http.Handler, error
 	mux.Handle(pathOpenIDConf, openID)
 	mux.Handle(pathOAuthServer, oauthServer)
 	mux.HandleFunc(pathJWKS, s.jwks)
+	// The demo listens on loopback only; a real server serves the report
+	// to its operators only: it names clients.
+	mux.Handle("GET "+pathDebugPKCE, adoption)
 	mux.HandleFunc("/{$}", s.index)
 	return mux, nil
 }

@@ -27,7 +27,10 @@ type walkthrough struct {
 	issuer    string
 	out       io.Writer
 	protected bool // whether the server is expected to enforce PKCE
-	client    *http.Client
+	// reportOnlyIssuer, when set, is the same server in report-only mode,
+	// which the last steps walk through.
+	reportOnlyIssuer string
+	client           *http.Client
 
 	step   int
 	failed []int
@@ -167,19 +170,17 @@ func (wt *walkthrough) run(ctx context.Context) int {
 			return ans.wantError(http.StatusBadRequest, "invalid_request")
 		}},
 		walkStep{"demo-service gets a token with client_credentials (passes through)", func(ctx context.Context) error {
-			// RFC 6749 §2.3.1: the credentials are form-encoded before
-			// base64, so demo-service is sent as demo%2Dservice, as
-			// common clients do.
-			user := strings.ReplaceAll(url.QueryEscape(demoService), "-", "%2D")
-			basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+url.QueryEscape(demoSecret)))
-			wt.note("HTTP Basic credentials: %s:%s", user, url.QueryEscape(demoSecret))
-			ans, err := wt.token(ctx, basic, url.Values{"grant_type": {"client_credentials"}})
+			ans, err := wt.token(ctx, wt.serviceBasic(), url.Values{"grant_type": {"client_credentials"}})
 			if err != nil {
 				return err
 			}
 			return ans.wantTokens()
 		}},
 	)
+
+	if wt.reportOnlyIssuer != "" {
+		steps = append(steps, wt.reportOnlySteps()...)
+	}
 
 	for _, s := range steps {
 		wt.step++
@@ -203,6 +204,15 @@ func (wt *walkthrough) run(ctx context.Context) int {
 	}
 	fmt.Fprintf(wt.out, "FAIL: %d of %d steps did not behave (steps %s).\n", len(wt.failed), len(steps), strings.Join(list, ", "))
 	return len(wt.failed)
+}
+
+// serviceBasic returns demo-service's HTTP Basic credentials. RFC 6749
+// §2.3.1: the credentials are form-encoded before base64, so demo-service
+// is sent as demo%2Dservice, as common clients do.
+func (wt *walkthrough) serviceBasic() string {
+	user := strings.ReplaceAll(url.QueryEscape(demoService), "-", "%2D")
+	wt.note("HTTP Basic credentials: %s:%s", user, url.QueryEscape(demoSecret))
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+url.QueryEscape(demoSecret)))
 }
 
 // discovery reads a metadata document and checks it advertises S256.
@@ -237,8 +247,14 @@ func (wt *walkthrough) discovery(ctx context.Context, path string) error {
 // authorize sends an authorization request for demo-app with challenge
 // (none if "") and returns the code of the redirect.
 func (wt *walkthrough) authorize(ctx context.Context, challenge string) (string, error) {
+	return wt.authorizeAt(ctx, wt.issuer, demoApp, challenge)
+}
+
+// authorizeAt sends an authorization request for clientID to the server at
+// issuer with challenge (none if "") and returns the code of the redirect.
+func (wt *walkthrough) authorizeAt(ctx context.Context, issuer, clientID, challenge string) (string, error) {
 	state := fmt.Sprintf("step-%d", wt.step)
-	resp, err := wt.do(ctx, http.MethodGet, wt.authorizeURL(challenge, state), "", nil)
+	resp, err := wt.do(ctx, http.MethodGet, authorizeURL(issuer, clientID, challenge, state), "", nil)
 	if err != nil {
 		return "", err
 	}
@@ -263,9 +279,13 @@ func (wt *walkthrough) authorize(ctx context.Context, challenge string) (string,
 }
 
 func (wt *walkthrough) authorizeURL(challenge, state string) string {
+	return authorizeURL(wt.issuer, demoApp, challenge, state)
+}
+
+func authorizeURL(issuer, clientID, challenge, state string) string {
 	q := url.Values{
 		"response_type": {"code"},
-		"client_id":     {demoApp},
+		"client_id":     {clientID},
 		"redirect_uri":  {walkRedirectURI},
 		"scope":         {"openid"},
 		"state":         {state},
@@ -274,13 +294,18 @@ func (wt *walkthrough) authorizeURL(challenge, state string) string {
 		q.Set("code_challenge", challenge)
 		q.Set("code_challenge_method", string(pkce.S256))
 	}
-	return wt.issuer + pathAuthorize + "?" + q.Encode()
+	return issuer + pathAuthorize + "?" + q.Encode()
 }
 
 // token sends a token request with form and, if not "", an Authorization
 // header.
 func (wt *walkthrough) token(ctx context.Context, authorization string, form url.Values) (*answer, error) {
-	resp, err := wt.do(ctx, http.MethodPost, wt.issuer+pathToken, authorization, form)
+	return wt.tokenAt(ctx, wt.issuer, authorization, form)
+}
+
+// tokenAt sends a token request to the server at issuer.
+func (wt *walkthrough) tokenAt(ctx context.Context, issuer, authorization string, form url.Values) (*answer, error) {
+	resp, err := wt.do(ctx, http.MethodPost, issuer+pathToken, authorization, form)
 	if err != nil {
 		return nil, err
 	}
