@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -257,4 +259,71 @@ func BenchmarkObserve(b *testing.B) {
 			m.Observe(e)
 		}
 	})
+}
+
+// TestMiddlewareEvents: the counts of a real enforcing middleware's
+// decisions, scraped: a redemption with S256, a wrong verifier, a replay,
+// and an authorization request without PKCE.
+func TestMiddlewareEvents(t *testing.T) {
+	metrics := newMetrics(t, pkceprom.Options{})
+	m, err := pkce.New(pkce.Config{OnEvent: metrics.Observe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/authorize", m.Authorize(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, r.FormValue("redirect_uri")+"?code="+pkce.GenerateVerifier(), http.StatusFound)
+	})))
+	mux.Handle("/token", m.Token(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token":"at","token_type":"Bearer"}`)
+	})))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	authorize := func(challenge string) string {
+		q := url.Values{"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {"https://app.example/cb"}}
+		if challenge != "" {
+			q.Set("code_challenge", challenge)
+			q.Set("code_challenge_method", "S256")
+		}
+		resp, err := noRedirect.Get(srv.URL + "/authorize?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		return loc.Query().Get("code")
+	}
+	token := func(code, verifier string) int {
+		resp, err := http.PostForm(srv.URL+"/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"client_id": {"app"}, "code_verifier": {verifier}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	verifier := pkce.GenerateVerifier()
+	code := authorize(pkce.S256Challenge(verifier))
+	got := []int{token(code, verifier), token(code, verifier)} // redeemed, replayed
+	code = authorize(pkce.S256Challenge(verifier))
+	got = append(got, token(code, pkce.GenerateVerifier())) // wrong verifier
+	if authorize("") != "" {
+		t.Error("an authorization request without PKCE got a code")
+	}
+	if want := []int{200, 400, 400}; !slices.Equal(got, want) {
+		t.Errorf("token statuses %v, want %v", got, want)
+	}
+
+	want := decisionsHelp + `pkce_decisions_total{endpoint="authorize",method="S256",outcome="accepted",pkce="true",reason="none"} 2
+pkce_decisions_total{endpoint="authorize",method="none",outcome="refused",pkce="false",reason="challenge_missing"} 1
+pkce_decisions_total{endpoint="token",method="S256",outcome="accepted",pkce="true",reason="none"} 1
+pkce_decisions_total{endpoint="token",method="S256",outcome="refused",pkce="true",reason="verifier_mismatch"} 1
+pkce_decisions_total{endpoint="token",method="none",outcome="refused",pkce="true",reason="code_reused"} 1
+`
+	if err := testutil.ScrapeAndCompare(serve(t, metrics), strings.NewReader(want), "pkce_decisions_total"); err != nil {
+		t.Error(err)
+	}
 }
