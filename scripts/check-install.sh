@@ -31,7 +31,7 @@ set -euo pipefail
 
 # The modules users install. Every folder with a go.mod must be in one list.
 public=(. pkcegin redisstore pkceprom)
-testonly=(interop bench) # test-only modules: never tagged, never installed
+testonly=(interop bench auditpanel) # test-only modules: never tagged, never installed
 
 version=${1:-v0.1.0}
 root=$(cd "$(dirname "$0")/.." && pwd)
