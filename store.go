@@ -19,6 +19,12 @@ type Challenge struct {
 	// ExpiresAt is when the store may forget the challenge and the mark that
 	// it was used.
 	ExpiresAt time.Time
+	// RedirectURI is, for a pushed authorization request (RFC 9126,
+	// [Middleware.PAR]), the redirect_uri it was pushed with (its request
+	// object's when it had one); "" otherwise. Nothing else of a pushed
+	// request is kept. A [Store] that implements [Peeker] keeps it; the
+	// middleware never compares it when a key is saved again.
+	RedirectURI string
 }
 
 // Errors a [Store] returns. Any other error from a Store is a fault: the
@@ -98,6 +104,34 @@ type Store interface {
 type Restorer interface {
 	TakeAs(ctx context.Context, key string, take uint64) (Challenge, error)
 	Restore(ctx context.Context, key string, take uint64) error
+}
+
+// Peeker is the optional ability of a [Store] to look a challenge up
+// without using it up. [Middleware.PAR] needs it: a pushed authorization
+// request (RFC 9126) is recorded under a key derived from its request_uri,
+// and the authorization request that names the request_uri looks it up,
+// once per pass (a login page in between makes two), before the code the
+// wrapped handler issues is bound to it; the pushed entry is then taken
+// (Take), which makes the request_uri single use (RFC 9126 §4). With a
+// Store that lacks it, [Middleware.PAR] refuses every pushed request with
+// HTTP 500 and an Error log saying why; nothing else changes.
+//
+// [MemoryStore] and the Redis store implement it. A third-party store must
+// keep these semantics, which storetest.Run checks when the store
+// implements the interface:
+//
+//   - Peek returns the challenge saved under key, every field as saved
+//     (RedirectURI included), and changes nothing: the entry stays
+//     unused, and any number of Peeks may precede its Take.
+//   - Peek of an entry that was taken (Take, or TakeAs until a Restore)
+//     returns [ErrUsed]; of a key never saved, or of an expired entry,
+//     [ErrNotFound].
+//   - Its errors other than those are faults (a done ctx among them,
+//     returned wrapping ctx.Err()): the middleware fails closed.
+//   - Keys of pushed requests have a form no code key takes ("par:" and
+//     43 base64url characters): the store treats them as any other key.
+type Peeker interface {
+	Peek(ctx context.Context, key string) (Challenge, error)
 }
 
 // storeKey derives the Store key of an authorization code:

@@ -219,6 +219,27 @@ func (s *MemoryStore) Restore(ctx context.Context, key string, take uint64) erro
 	return nil
 }
 
+// Peek returns the challenge saved under key without using it up
+// ([Peeker]): [ErrUsed] once it was taken, [ErrNotFound] when it was never
+// saved or has expired. Safe for concurrent use.
+func (s *MemoryStore) Peek(ctx context.Context, key string) (Challenge, error) {
+	if err := ctx.Err(); err != nil {
+		return Challenge{}, err
+	}
+	now := s.now().Round(0)
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, ok := sh.entries[key]
+	switch {
+	case !ok || !e.c.ExpiresAt.After(now):
+		return Challenge{}, ErrNotFound
+	case e.taker != 0:
+		return Challenge{}, ErrUsed
+	}
+	return e.c, nil
+}
+
 // sameChallenge reports whether a and b are the same binding: a Save of b
 // over a is a harmless retry, not a rebinding.
 func sameChallenge(a, b Challenge) bool {
@@ -375,4 +396,7 @@ func (h *expiryHeap) pop() expiryRecord {
 	return top
 }
 
-var _ Restorer = (*MemoryStore)(nil)
+var (
+	_ Restorer = (*MemoryStore)(nil)
+	_ Peeker   = (*MemoryStore)(nil)
+)

@@ -69,12 +69,17 @@ import (
 //   - Restorer, when the store implements [pkce.Restorer] (skipped
 //     otherwise): see [pkce.Restorer] for the semantics; the subtests are
 //     listed at runRestorer.
+//   - Peeker, when the store implements [pkce.Peeker] (skipped
+//     otherwise): see [pkce.Peeker] for the semantics; the subtests are
+//     listed at runPeeker. They check that pushed entries round-trip every
+//     field of [pkce.Challenge], RedirectURI included.
 //   - Expiry (in parallel, with real time): an entry expires at its
 //     ExpiresAt (then [pkce.ErrNotFound]); a used entry answers
 //     [pkce.ErrUsed] until then; a key is usable again by a Save after its
 //     entry expired, used or not; a Save whose ExpiresAt is not in the
 //     future is an error or saves nothing usable. For a [pkce.Restorer]:
 //     Restore keeps the entry's expiry, and never revives an expired entry.
+//     For a [pkce.Peeker]: Peek of an expired entry is [pkce.ErrNotFound].
 //
 // Run returns when every subtest has finished, so a caller may release the
 // store's backend after it returns.
@@ -91,6 +96,7 @@ func Run(t *testing.T, newStore func(t *testing.T) pkce.Store) {
 	t.Run("DoneContext", func(t *testing.T) { testDoneContext(t, newStore(t)) })
 	t.Run("ManyKeys", func(t *testing.T) { testManyKeys(t, newStore(t)) })
 	t.Run("Restorer", func(t *testing.T) { runRestorer(t, newStore) })
+	t.Run("Peeker", func(t *testing.T) { runPeeker(t, newStore) })
 	// The timed subtests sleep; they run in parallel with one another, and
 	// this t.Run returns only when all of them are done.
 	t.Run("Expiry", func(t *testing.T) {
@@ -117,6 +123,10 @@ func Run(t *testing.T, newStore func(t *testing.T) pkce.Store) {
 		t.Run("RestoreAfterExpiry", func(t *testing.T) {
 			t.Parallel()
 			testRestoreAfterExpiry(t, restorer(t, newStore(t)))
+		})
+		t.Run("PeekExpired", func(t *testing.T) {
+			t.Parallel()
+			testPeekExpired(t, peeker(t, newStore(t)))
 		})
 	})
 }
@@ -1024,7 +1034,8 @@ func sleepUntil(at time.Time) {
 }
 
 // checkChallenge compares every field of got with want, ExpiresAt to the
-// millisecond.
+// millisecond. Only the Peeker subtests save a RedirectURI: a store that
+// serves no pushed requests may drop it.
 func checkChallenge(t *testing.T, got, want pkce.Challenge) {
 	t.Helper()
 	if got.Value != want.Value {
@@ -1035,6 +1046,9 @@ func checkChallenge(t *testing.T, got, want pkce.Challenge) {
 	}
 	if got.ClientID != want.ClientID {
 		t.Errorf("ClientID: got %q, want %q", got.ClientID, want.ClientID)
+	}
+	if got.RedirectURI != want.RedirectURI {
+		t.Errorf("RedirectURI: got %q, want %q", got.RedirectURI, want.RedirectURI)
 	}
 	if d := got.ExpiresAt.Sub(want.ExpiresAt); d <= -time.Millisecond || d >= time.Millisecond {
 		t.Errorf("ExpiresAt: got %v, want %v (to the millisecond)", got.ExpiresAt, want.ExpiresAt)

@@ -43,6 +43,10 @@ func TestSuiteCatchesFlaws(t *testing.T) {
 		{"restorePlain", "Restorer/PlainTakeIsFinal", "Restore undoes a plain Take"},
 		{"restoreRevives", "Expiry/RestoreAfterExpiry", "Restore revives an expired entry"},
 		{"restoreUnlocked", "Restorer/OneHolderAtATime", "TakeAs checks and marks in two steps"},
+		{"peekUses", "Peeker/DoesNotUse", "Peek marks the entry used"},
+		{"peekSeesUsed", "Peeker/Used", "Peek returns a used entry's challenge"},
+		{"dropsRedirectURI", "Peeker/RoundTrip", "Save drops RedirectURI"},
+		{"peekSeesExpired", "Expiry/PeekExpired", "Peek returns an expired entry's challenge"},
 	} {
 		t.Run(tt.flaw, func(t *testing.T) {
 			t.Parallel()
@@ -120,8 +124,32 @@ func (s *flawedStore) Save(ctx context.Context, key string, c pkce.Challenge) er
 			return pkce.ErrExists
 		}
 	}
+	if s.flaw == "dropsRedirectURI" {
+		c.RedirectURI = ""
+	}
 	s.m[key] = &flawedEntry{c: c}
 	return nil
+}
+
+func (s *flawedStore) Peek(ctx context.Context, key string) (pkce.Challenge, error) {
+	if err := ctx.Err(); err != nil {
+		return pkce.Challenge{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.live(key)
+	if s.flaw == "peekSeesExpired" {
+		e = s.m[key]
+	}
+	switch {
+	case e == nil:
+		return pkce.Challenge{}, pkce.ErrNotFound
+	case e.taker != 0 && s.flaw != "peekSeesUsed":
+		return pkce.Challenge{}, pkce.ErrUsed
+	case s.flaw == "peekUses":
+		e.taker = plainTake
+	}
+	return e.c, nil
 }
 
 func (s *flawedStore) Take(ctx context.Context, key string) (pkce.Challenge, error) {
