@@ -35,7 +35,7 @@ var (
 )
 
 // adoptionOf returns the row of id in a's report, and whether it has one.
-func adoptionOf(t *testing.T, a *pkce.Adoption, id string) (pkce.ClientReport, bool) {
+func adoptionOf(t testing.TB, a *pkce.Adoption, id string) (pkce.ClientReport, bool) {
 	t.Helper()
 	for _, c := range a.Report() {
 		if c.ClientID == id {
@@ -551,5 +551,57 @@ func BenchmarkAdoptionReport(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = a.Report()
+	}
+}
+
+// BenchmarkAdoptionInMiddleware: the cost of OnEvent plus Adoption.Observe
+// per request, next to the same middleware without OnEvent: an
+// authorization request with S256 and the redemption of its code, for a
+// client that has its row.
+func BenchmarkAdoptionInMiddleware(b *testing.B) {
+	for _, tc := range []struct {
+		name    string
+		onEvent bool
+	}{{"no OnEvent", false}, {"Adoption.Observe", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			a := pkce.NewAdoption()
+			a.Observe(withClient(evRedeemedS256, "app"))
+			cfg := pkce.Config{TTL: time.Minute}
+			if tc.onEvent {
+				cfg.OnEvent = a.Observe
+			}
+			m, err := pkce.New(cfg)
+			require.NoError(b, err)
+			var n int
+			authorize := m.Authorize(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n++
+				http.Redirect(w, r, "http://127.0.0.1:9/cb?code=code-"+strconv.Itoa(n), http.StatusFound)
+			}))
+			token := m.Token(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, `{"access_token":"at","token_type":"Bearer"}`)
+			}))
+			verifier := pkce.GenerateVerifier()
+			authURL := "http://as.example/authorize?response_type=code&client_id=app&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&code_challenge=" +
+				pkce.S256Challenge(verifier) + "&code_challenge_method=S256"
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				authorize.ServeHTTP(w, httptest.NewRequest(http.MethodGet, authURL, nil))
+				code := strings.TrimPrefix(w.Header().Get("Location"), "http://127.0.0.1:9/cb?code=")
+				body := "grant_type=authorization_code&client_id=app&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&code=" + code + "&code_verifier=" + verifier
+				r := httptest.NewRequest(http.MethodPost, "http://as.example/token", strings.NewReader(body))
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				w = httptest.NewRecorder()
+				token.ServeHTTP(w, r)
+				if w.Code != http.StatusOK {
+					b.Fatalf("token: %d %s", w.Code, w.Body)
+				}
+			}
+			if tc.onEvent {
+				row, _ := adoptionOf(b, a, "app")
+				require.EqualValues(b, b.N+1, row.WithPKCE)
+			}
+		})
 	}
 }
