@@ -114,6 +114,36 @@
 // apps are updated; [Config.AllowPlain] accepts the plain method for
 // clients that cannot compute SHA-256.
 //
+// # Rolling out
+//
+// A server that already has clients cannot require PKCE of all of them on
+// the first day. The path:
+//
+//  1. Observe. [Config.ReportOnly] runs every check and records every
+//     challenge, but refuses nothing: each refusal enforcement would make is
+//     reported through [Config.OnEvent] and the Logger. It protects nothing.
+//     An [Adoption] passed as OnEvent says, per client, how many codes were
+//     redeemed with and without PKCE and which refusals it would get
+//     (serve it on an internal address: it is an [http.Handler]).
+//  2. Enforce client by client. Enforce, with Require returning false for
+//     the clients not ready yet. That already protects every client that
+//     sends PKCE: its verifier is checked and its code cannot be
+//     downgraded.
+//  3. Require for all: drop Require.
+//
+// Drive Require from a list an operator reviewed, or from the server's own
+// client registry (public clients first), never from [ClientReport.Ready]
+// automatically: a client ID is whatever a request says, and any user of
+// the server can redeem a code with PKCE under a public client's ID.
+//
+//	notReady := map[string]bool{"legacy-ios": true} // reviewed
+//	m, err := pkce.New(pkce.Config{
+//		Require: func(r *http.Request, clientID string) bool { return !notReady[clientID] },
+//	})
+//
+// The examples of [Config] show each way (ExampleConfig_reviewedList,
+// ExampleConfig_registry, ExampleAdoption).
+//
 // # Known limits
 //
 // Pushed authorization requests (RFC 9126) and request objects (RFC 9101)
