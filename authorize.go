@@ -83,7 +83,7 @@ func (m *Middleware) Authorize(next http.Handler) http.Handler {
 			m.refuseAuthorize(w, r, p, e, next)
 			return
 		}
-		c, bind, business, e := m.checkAuthorize(r, p)
+		c, bind, business, ind, e := m.checkAuthorize(r, p)
 		switch {
 		case e != nil:
 			m.refuseAuthorize(w, r, p, e, next)
@@ -96,73 +96,42 @@ func (m *Middleware) Authorize(next http.Handler) http.Handler {
 			return
 		}
 		cw := &captureWriter{w: w, m: m, ctx: r.Context(), challenge: c, head: r.Method == http.MethodHead,
-			req: carried{values: p.values, redirectURI: p.get(paramRedirectURI)}}
+			req: ind.carriedBy(p)}
 		defer cw.done() // a panic included
 		next.ServeHTTP(cw, p.request(r, context.WithValue(r.Context(), challengeKey{}, cw)))
 		cw.finish()
 	})
 }
 
-// checkAuthorize validates the PKCE parameters of an authorization request.
+// checkAuthorize validates the PKCE parameters of an authorization request;
+// ind is what a request with request or request_uri carries elsewhere.
 // business reports whether the request is PKCE's business (response_type
 // code, or a request or request_uri); bind whether it carries a challenge c
 // to bind (false when it carries none under a policy that allows that).
-func (m *Middleware) checkAuthorize(r *http.Request, p *params) (c Challenge, bind, business bool, e *refusal) {
+func (m *Middleware) checkAuthorize(r *http.Request, p *params) (c Challenge, bind, business bool, ind *indirect, e *refusal) {
 	for name := range p.values {
 		if canon := caseVariant(name, paramResponseType, paramClientID, paramCodeChallenge, paramCodeChallengeMethod, paramRequest, paramRequestURI, paramRedirectURI); canon != "" {
-			return c, false, false, badRequest(ReasonParameterCase, "parameter names are case-sensitive: send "+canon+", not "+quoteParam(name))
+			return c, false, false, nil, badRequest(ReasonParameterCase, "parameter names are case-sensitive: send "+canon+", not "+quoteParam(name))
 		}
 	}
 	// Duplicates first, so a repeated response_type is refused too.
 	if name := p.repeated(authorizeSingle); name != "" {
-		return c, false, false, badRequest(ReasonDuplicateParameter, name+" is given more than once (RFC 6749 section 3.1)")
+		return c, false, false, nil, badRequest(ReasonDuplicateParameter, name+" is given more than once (RFC 6749 section 3.1)")
 	}
 	// RFC 9126 and RFC 9101: a pushed request or a request object carries
-	// the real parameters elsewhere, response_type included, whatever the
-	// outer request says: it is always PKCE's business (fail closed).
-	indirect := p.get(paramRequest) != "" || p.get(paramRequestURI) != ""
-	if !indirect && !hasValue(p.get(paramResponseType), "code") {
+	// the real parameters elsewhere (indirect.go).
+	if p.get(paramRequest) != "" || p.get(paramRequestURI) != "" {
+		return m.checkIndirect(r, p)
+	}
+	if !hasValue(p.get(paramResponseType), "code") {
 		if hasValueFold(p.get(paramResponseType), "code") {
 			// A lenient handler could issue a code for it.
-			return c, false, false, badRequest(ReasonParameterCase, "response_type values are case-sensitive: send response_type=code")
+			return c, false, false, nil, badRequest(ReasonParameterCase, "response_type values are case-sensitive: send response_type=code")
 		}
-		return c, false, false, nil // implicit and others: no code, no PKCE
+		return c, false, false, nil, nil // implicit and others: no code, no PKCE
 	}
-	client := p.get(paramClientID)
-	challenge, method := p.get(paramCodeChallenge), p.get(paramCodeChallengeMethod)
-	if challenge == "" {
-		switch {
-		case method != "":
-			return c, false, true, badRequest(ReasonChallengeMissing, "code_challenge_method is given without code_challenge; send both")
-		case !m.require(r, client):
-			return c, false, true, nil
-		case indirect:
-			// The challenge is elsewhere and cannot be read: an unknown
-			// request_uri, an unreadable request object.
-			reason := ReasonRequestUnreadable
-			if p.get(paramRequestURI) != "" {
-				reason = ReasonRequestURIUnknown
-			}
-			return c, false, true, badRequest(reason, "PKCE is required, and code_challenge inside a pushed authorization request (request_uri) or a request object (request) is not supported yet by this server; send code_challenge and code_challenge_method=S256 as parameters of the authorization request itself")
-		}
-		// RFC 7636 §4.4.1.
-		return c, false, true, badRequest(ReasonChallengeMissing, "code challenge required: this server requires PKCE, so send code_challenge (the S256 hash of a fresh code_verifier) and code_challenge_method=S256 (RFC 7636)")
-	}
-	c = Challenge{Value: challenge, Method: Method(method), ClientID: client}
-	if method == "" {
-		// RFC 7636 §4.3: absent means plain.
-		c.Method = Plain
-		if !m.allowPlain {
-			return c, false, true, badRequest(ReasonMethodNotAllowed, "code_challenge_method is missing, which means plain (RFC 7636 section 4.3), and this server accepts only S256: send code_challenge_method=S256")
-		}
-	}
-	if err := m.checkMethod(c.Method); err != nil {
-		return c, false, true, fromError(ReasonMethodNotAllowed, err)
-	}
-	if err := validateChallenge(c.Method, c.Value); err != nil {
-		return c, false, true, fromError(ReasonChallengeMalformed, err)
-	}
-	return c, true, true, nil
+	c, bind, e = m.checkChallenge(r, p.get(paramClientID), p.get(paramCodeChallenge), p.get(paramCodeChallengeMethod))
+	return c, bind, true, nil, e
 }
 
 // authorizeEvent returns the event of an authorization request as far as
@@ -306,6 +275,7 @@ func hasValue(list, v string) bool {
 type carried struct {
 	values      url.Values // the request's parameters, decoded
 	redirectURI string     // "" when the server uses the registered one (RFC 6749 §3.1.2.3)
+	pushed      string     // the store key of the pushed request its request_uri names, used up with the code; "" if none
 }
 
 // has reports whether v is a value the request carried: the value of one of

@@ -372,7 +372,7 @@ func (cw *captureWriter) save(code string) bool {
 	c.ExpiresAt = cw.m.now().Add(cw.m.ttl)
 	err := cw.m.save(cw.ctx, storeKey(code), c)
 	if err == nil {
-		return true
+		return cw.usePushed() // a request_uri is single use (indirect.go)
 	}
 	if errors.Is(err, ErrUsed) || errors.Is(err, ErrExists) {
 		what := "is already bound to another code_challenge"
