@@ -71,6 +71,12 @@ type Target struct {
 const DefaultTimeout = 10 * time.Second
 
 // Outcome is the verdict of one check.
+//
+// The severity rule, applied to every check: [Fail] means the check
+// demonstrated harm; [Warn] a deviation from RFC 7636, RFC 9700 or RFC 6749
+// that the check could not turn into harm; [Skip] a precondition that is
+// not met, with the reason; [Info] a client's duty the server need not
+// enforce. Each check's [Check.FailWhen] says what evidence makes it fail.
 type Outcome int
 
 // The outcomes of a check. The zero Outcome is none of them, so a Result
@@ -78,21 +84,35 @@ type Outcome int
 const (
 	// Pass: the server did what the rule requires.
 	Pass Outcome = iota + 1
-	// Fail: the server did something the rule forbids, or answered in a
-	// way the check cannot accept (a 5xx, no answer in time).
+	// Fail: the check demonstrated harm: a token issued where PKCE should
+	// have stopped it (a wrong, missing, malformed or foreign verifier, a
+	// downgrade, a replay or a second concurrent redemption, a code
+	// redeemable without a verifier after a failed attempt, a stolen code
+	// rebound through an echo), a code or token sent to a redirect URI
+	// that is not registered, a 5xx or no answer to a client's malformed
+	// input, or metadata or behaviour that makes conforming PKCE clients
+	// refuse the server or be refused by it.
 	Fail
-	// Warn: not a bypass, but not what the rule asks either (a wrong error
-	// code, a missing Cache-Control: no-store, a reused challenge accepted).
+	// Warn: a deviation from RFC 7636, RFC 9700 or RFC 6749 that the check
+	// could not turn into harm: a refusal in the wrong shape (another error
+	// code, no Cache-Control: no-store), a malformed challenge or verifier
+	// accepted while the codes stay checked, a duplicated parameter read
+	// consistently, a code that survives a failed attempt while verifiers
+	// are enforced.
 	Warn
-	// Skip: the check could not run; its Detail says why.
+	// Skip: a precondition of the check is not met; its Detail says which.
 	Skip
+	// Info: something the server need not enforce, a client's duty (RFC
+	// 7636 §7.1: a fresh verifier per request); never counted against the
+	// server.
+	Info
 )
 
-var outcomeWords = [...]string{Pass: "pass", Fail: "fail", Warn: "warn", Skip: "skip"}
+var outcomeWords = [...]string{Pass: "pass", Fail: "fail", Warn: "warn", Skip: "skip", Info: "info"}
 
 func (o Outcome) valid() bool { return o >= Pass && int(o) < len(outcomeWords) }
 
-// String returns "pass", "fail", "warn" or "skip".
+// String returns "pass", "fail", "warn", "skip" or "info".
 func (o Outcome) String() string {
 	if o.valid() {
 		return outcomeWords[o]
@@ -101,7 +121,7 @@ func (o Outcome) String() string {
 }
 
 // MarshalText encodes the outcome as its word, so that JSON carries
-// "pass", "fail", "warn" or "skip"; any other Outcome is an error.
+// "pass", "fail", "warn", "skip" or "info"; any other Outcome is an error.
 func (o Outcome) MarshalText() ([]byte, error) {
 	if !o.valid() {
 		return nil, fmt.Errorf("pkcetest: unknown outcome %d", int(o))
@@ -131,6 +151,8 @@ type Result struct {
 	// Rule is the RFC section the check tests, or the peer bug it guards
 	// against.
 	Rule string `json:"rule"`
+	// FailWhen says what evidence makes the check fail.
+	FailWhen string `json:"fail_when"`
 	// Outcome is the verdict.
 	Outcome Outcome `json:"outcome"`
 	// Detail says in plain words what the server did.
@@ -144,12 +166,18 @@ type Result struct {
 // nothing anywhere but the target's endpoints.
 //
 // The error is for a Target that cannot be audited (a missing or malformed
-// field) or a ctx that ends; what the server does, however broken, is a
-// Result. Audit is safe for concurrent use with different or equal Targets,
+// field), a ctx that ends, or a *[LoginRequiredError] when the first
+// authorization request, a valid one, lands on a login or consent page
+// instead of getting a code: then Audit stops at once rather than skip
+// every check that needs a code. What the server does, however broken,
+// is a Result. Audit is safe for concurrent use with different or equal Targets,
 // though auditing one server twice at once doubles its load.
 func Audit(ctx context.Context, t Target) ([]Result, error) {
 	a, err := newAuditor(ctx, t)
 	if err != nil {
+		return nil, err
+	}
+	if err := a.loginWall(ctx); err != nil {
 		return nil, err
 	}
 	results := make([]Result, 0, len(catalogue))
@@ -164,11 +192,14 @@ func Audit(ctx context.Context, t Target) ([]Result, error) {
 
 // Run audits target from a test: each check is a subtest named by its ID
 // that fails on [Fail], is skipped on [Skip] and logs its detail otherwise.
-// A target that cannot be audited fails t at once.
+// A target that cannot be audited (see [Audit]) fails t at once.
 func Run(t *testing.T, target Target) {
 	t.Helper()
 	ctx := t.Context()
 	a, err := newAuditor(ctx, target)
+	if err == nil {
+		err = a.loginWall(ctx)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,6 +213,8 @@ func Run(t *testing.T, target Target) {
 				t.Skip(r.Detail)
 			case Warn:
 				t.Logf("warn: %s (%s): %s", r.Title, r.Rule, r.Detail)
+			case Info:
+				t.Logf("info: %s (%s): %s", r.Title, r.Rule, r.Detail)
 			default:
 				t.Logf("pass: %s", r.Detail)
 			}
@@ -189,11 +222,49 @@ func Run(t *testing.T, target Target) {
 	}
 }
 
+// LoginRequiredError is the error of an audit that stopped at once: the
+// first authorization request, a valid one, got a login or consent page
+// (or an OAuth error asking for one, such as login_required) instead of a
+// code, so every check that needs a code would only skip. Give the audit a
+// logged-in session ([Target.Client] carrying its cookies) or a
+// [Target.Authorize] that drives those pages.
+type LoginRequiredError struct {
+	// Got says what the server answered, e.g. "HTTP 302: sent the user
+	// agent to https://auth.example/login".
+	Got string
+}
+
+func (e *LoginRequiredError) Error() string {
+	return "pkcetest: the first authorization request got a login or consent page instead of a code (" + e.Got +
+		"): give the audit a logged-in session (Target.Client with its cookies) or a Target.Authorize that drives those pages"
+}
+
+// loginWall returns a *LoginRequiredError when the baseline authorization
+// request landed on a login or consent page.
+func (a *auditor) loginWall(ctx context.Context) error {
+	r := a.baseline(ctx).g.auth
+	switch {
+	case r.kind == authPage,
+		r.kind == authElsewhere && !sameEndpoint(r.where, a.attacker),
+		r.kind == authError && contains(interactionErrors, r.params.Get("error")):
+		return &LoginRequiredError{Got: r.describe()}
+	}
+	return nil
+}
+
+// interactionErrors are the OAuth errors that ask for a user in front of
+// the browser (OpenID Connect Core §3.1.2.6; RFC 6749 §4.1.2.1).
+var interactionErrors = []string{"login_required", "consent_required", "interaction_required",
+	"account_selection_required"}
+
 // Check names one check of the catalogue.
 type Check struct {
 	ID    string `json:"id"`
 	Title string `json:"title"`
 	Rule  string `json:"rule"`
+	// FailWhen says what evidence makes the check fail (the severity
+	// rule of [Outcome]).
+	FailWhen string `json:"fail_when"`
 }
 
 // Checks returns the catalogue, in the order Audit runs and reports it.
@@ -201,7 +272,7 @@ type Check struct {
 func Checks() []Check {
 	out := make([]Check, len(catalogue))
 	for i, c := range catalogue {
-		out[i] = Check{ID: c.id, Title: c.title, Rule: c.rule}
+		out[i] = Check{ID: c.id, Title: c.title, Rule: c.rule, FailWhen: c.fail}
 	}
 	return out
 }
@@ -209,13 +280,14 @@ func Checks() []Check {
 // check is one entry of the catalogue.
 type check struct {
 	id, title, rule string
+	fail            string // what evidence makes it fail
 	run             func(ctx context.Context, a *auditor) (Outcome, string)
 }
 
 // run runs c, turning a panic of the kit itself into a Skip so that no
 // server, however odd its answers, can crash the caller.
 func (a *auditor) run(ctx context.Context, c check) (r Result) {
-	r = Result{ID: c.id, Title: c.title, Rule: c.rule}
+	r = Result{ID: c.id, Title: c.title, Rule: c.rule, FailWhen: c.fail}
 	defer func() {
 		if v := recover(); v != nil {
 			r.Outcome, r.Detail = Skip, fmt.Sprintf("pkcetest internal error, please report it: %v", v)

@@ -88,10 +88,10 @@ func TestCarelessServerFails(t *testing.T) {
 				t.Errorf("%d checks failed against the careless server, want at least 10: %v", len(failed), failed)
 			}
 			mustFail := []string{
-				"metadata.methods-listed", "metadata.plain-consistent",
+				"metadata.methods-listed",
 				"authorize.method-unknown", "authorize.challenge-hex", "authorize.duplicate-query",
 				"authorize.duplicate-form", "authorize.unregistered-redirect", "authorize.duplicate-empty",
-				"authorize.duplicate-method", "token.basic-undecodable", "token.client-conflict",
+				"authorize.duplicate-method", "token.basic-undecodable",
 				"token.verifier-missing", "token.verifier-wrong", "token.verifier-short",
 				"token.retry-wrong-then-none", "token.retry-wrong-then-correct", "token.replay",
 				"token.parallel", "token.downgrade", "token.other-client-body", "token.other-client-basic",
@@ -114,24 +114,31 @@ func TestCarelessServerFails(t *testing.T) {
 					t.Errorf("%s: %s (%s), want pass", id, r.Outcome, r.Detail)
 				}
 			}
-			if r := byID["authorize.no-challenge"]; r.Outcome != pkcetest.Warn {
-				t.Errorf("authorize.no-challenge: %s (%s), want warn", r.Outcome, r.Detail)
+			// Deviations it could not turn into harm: the server takes
+			// requests without PKCE, accepts plain without advertising
+			// it, and gives the token to the code's own client.
+			for _, id := range []string{"authorize.no-challenge", "authorize.method-without-challenge", "authorize.challenge-blank",
+				"metadata.plain-consistent", "authorize.method-absent", "token.client-conflict"} {
+				if r := byID[id]; r.Outcome != pkcetest.Warn {
+					t.Errorf("%s: %s (%s), want warn", id, r.Outcome, r.Detail)
+				}
 			}
 			// It authenticates no client: the bad credentials get a token.
 			if r := byID["token.retry-bad-auth-then-correct"]; r.Outcome != pkcetest.Skip {
 				t.Errorf("token.retry-bad-auth-then-correct: %s (%s), want skip", r.Outcome, r.Detail)
 			}
-			if r := byID["hygiene.constant-challenge"]; r.Outcome != pkcetest.Warn {
-				t.Errorf("hygiene.constant-challenge: %s (%s), want warn", r.Outcome, r.Detail)
+			// A client's duty, never held against the server.
+			if r := byID["hygiene.constant-challenge"]; r.Outcome != pkcetest.Info {
+				t.Errorf("hygiene.constant-challenge: %s (%s), want info", r.Outcome, r.Detail)
 			}
-			if r := byID["token.parallel"]; !strings.Contains(r.Detail, "8 of 8") {
+			if r := byID["token.parallel"]; !strings.HasPrefix(r.Detail, "8 of 8 concurrent redemptions of one code got a token") {
 				t.Errorf("token.parallel detail %q, want all 8 redemptions to win", r.Detail)
 			}
 		})
 	}
 }
 
-// Results marshal to JSON objects whose outcome is one of four words.
+// Results marshal to JSON objects whose outcome is one of five words.
 func TestResultsJSON(t *testing.T) {
 	srv, _ := startCareless(t, wrappers{})
 	results, err := pkcetest.Audit(context.Background(), target(srv, ""))
@@ -150,20 +157,20 @@ func TestResultsJSON(t *testing.T) {
 	for _, d := range decoded {
 		o, _ := d["outcome"].(string)
 		seen[o] = true
-		for _, k := range []string{"id", "title", "rule", "outcome", "detail"} {
+		for _, k := range []string{"id", "title", "rule", "fail_when", "outcome", "detail"} {
 			if _, ok := d[k]; !ok {
 				t.Errorf("JSON result without %q: %v", k, d)
 			}
 		}
 	}
-	for _, w := range []string{"pass", "fail", "warn"} {
+	for _, w := range []string{"pass", "fail", "warn", "info"} {
 		if !seen[w] {
 			t.Errorf("no outcome %q in the JSON of the careless audit; outcomes seen: %v", w, seen)
 		}
 	}
 	for o := range seen {
-		if o != "pass" && o != "fail" && o != "warn" && o != "skip" {
-			t.Errorf("outcome %q in JSON is not one of the four words", o)
+		if o != "pass" && o != "fail" && o != "warn" && o != "skip" && o != "info" {
+			t.Errorf("outcome %q in JSON is not one of the five words", o)
 		}
 	}
 }
@@ -291,6 +298,16 @@ func TestHostileServers(t *testing.T) {
 				tg.Timeout = 300 * time.Millisecond
 			}
 			start := time.Now()
+			if tc.name == "redirect loop at authorize" {
+				// The first authorization request is sent elsewhere, as
+				// to a login page: the audit stops at once.
+				_, err := pkcetest.Audit(context.Background(), tg)
+				var login *pkcetest.LoginRequiredError
+				if !errors.As(err, &login) || !strings.Contains(err.Error(), tc.expect) {
+					t.Errorf("Audit error = %v, want a *LoginRequiredError saying %q", err, tc.expect)
+				}
+				return
+			}
 			byID := audit(t, tg)
 			if d := time.Since(start); d > 10*time.Second {
 				t.Errorf("the audit took %v", d)
@@ -326,7 +343,7 @@ func TestHostileServers(t *testing.T) {
 }
 
 func TestOutcomeText(t *testing.T) {
-	for o, w := range map[pkcetest.Outcome]string{pkcetest.Pass: "pass", pkcetest.Fail: "fail", pkcetest.Warn: "warn", pkcetest.Skip: "skip"} {
+	for o, w := range map[pkcetest.Outcome]string{pkcetest.Pass: "pass", pkcetest.Fail: "fail", pkcetest.Warn: "warn", pkcetest.Skip: "skip", pkcetest.Info: "info"} {
 		if o.String() != w {
 			t.Errorf("%d.String() = %q, want %q", int(o), o.String(), w)
 		}
@@ -382,11 +399,12 @@ func TestNoTrafficElsewhere(t *testing.T) {
 	base = srv.URL
 	tg := target(srv, "")
 	tg.RedirectURI = sink.URL + "/callback"
-	byID := audit(t, tg)
+	_, err := pkcetest.Audit(context.Background(), tg)
 	if n := hits.Load(); n != 0 {
 		t.Errorf("the sink got %d requests", n)
 	}
-	if r := byID["authorize.valid-s256"]; r.Outcome != pkcetest.Fail || !strings.Contains(r.Detail, "/login") {
-		t.Errorf("authorize.valid-s256: %s %s", r.Outcome, r.Detail)
+	var login *pkcetest.LoginRequiredError
+	if !errors.As(err, &login) || !strings.Contains(login.Got, "/login") {
+		t.Errorf("Audit error = %v, want a *LoginRequiredError naming /login", err)
 	}
 }

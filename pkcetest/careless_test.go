@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/go-pkce/pkce/pkcetest"
 )
@@ -37,9 +38,61 @@ type careless struct {
 	// client is unknown or its secret wrong, a public client's included.
 	// nil: any client, unauthenticated.
 	clients map[string]string
+	options
 
 	mu    sync.Mutex
 	codes map[string]string // code → client_id, never deleted
+	seq   map[string]int    // code → how many codes were minted before it
+	used  map[string]bool
+}
+
+// options are the careless server's switchable flaws and manners; the
+// zero value is the careless server of the catalogue.
+type options struct {
+	// redirects is how redirect_uri is matched against the registered
+	// registeredRedirect: "" any URI at all; "exact" the same scheme, host
+	// and path (a query the client adds is kept, RFC 6749 §3.1.2);
+	// "suffix" a host that ends with the registered one, any scheme and
+	// path (the go-oauth2 flaw).
+	redirects string
+	// implicit serves response_type=token too, an access token in the
+	// fragment (RFC 6749 §4.2).
+	implicit bool
+	// noPOST refuses POST authorization requests with 405.
+	noPOST bool
+	// tokenPOSTOnly answers a token request by any other method with a
+	// 405 text page.
+	tokenPOSTOnly bool
+	// oauthOnly serves RFC 8414 metadata only: no OpenID document.
+	oauthOnly bool
+	// burn is what a redemption does to its code: "" nothing (a code
+	// redeems any number of times); "atomic" uses it up under one lock;
+	// "racy" checks and uses it up in two steps, with a 50 ms window
+	// between them for every fifth code minted.
+	burn string
+}
+
+// registeredRedirect is the redirect URI the careless server registers
+// for its clients when it matches them, and the target's.
+const registeredRedirect = "http://127.0.0.1:9/callback"
+
+// redirectProblem says why the careless server refuses redirect, "" if
+// it does not.
+func (c *careless) redirectProblem(redirect string) string {
+	if c.redirects == "" {
+		return ""
+	}
+	u, err := url.Parse(redirect)
+	reg, _ := url.Parse(registeredRedirect)
+	switch {
+	case err != nil:
+		return "redirect_uri is not a URL"
+	case c.redirects == "suffix" && strings.HasSuffix(u.Host, reg.Host):
+		return ""
+	case c.redirects == "exact" && u.Scheme == reg.Scheme && u.Host == reg.Host && u.Path == reg.Path && u.Fragment == "":
+		return ""
+	}
+	return "redirect_uri is not registered"
 }
 
 // issuedKey is the context key under which the ledger hands the careless
@@ -59,6 +112,19 @@ func randomString() string {
 }
 
 func (c *careless) authorize(w http.ResponseWriter, r *http.Request) {
+	if c.noPOST && r.Method == http.MethodPost {
+		http.Error(w, "GET only", http.StatusMethodNotAllowed)
+		return
+	}
+	if why := c.redirectProblem(r.FormValue("redirect_uri")); why != "" {
+		http.Error(w, "invalid_request: "+why, http.StatusBadRequest)
+		return
+	}
+	if c.implicit && r.FormValue("response_type") == "token" {
+		back := url.Values{"access_token": {randomString()}, "token_type": {"Bearer"}, "state": {r.FormValue("state")}}
+		http.Redirect(w, r, r.FormValue("redirect_uri")+"#"+back.Encode(), http.StatusFound)
+		return
+	}
 	if r.FormValue("response_type") != "code" || r.FormValue("client_id") == "" {
 		http.Error(w, "unsupported or missing response_type or client_id", http.StatusBadRequest)
 		return
@@ -71,6 +137,7 @@ func (c *careless) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	code := randomString()
 	c.mu.Lock()
+	c.seq[code] = len(c.codes)
 	c.codes[code] = r.FormValue("client_id")
 	c.mu.Unlock()
 	markIssued(r)
@@ -129,6 +196,11 @@ func (c *careless) authenticate(r *http.Request) string {
 }
 
 func (c *careless) token(w http.ResponseWriter, r *http.Request) {
+	if c.tokenPOSTOnly && r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	fail := func(code, desc string) {
@@ -147,12 +219,28 @@ func (c *careless) token(w http.ResponseWriter, r *http.Request) {
 		fail("unsupported_grant_type", "only authorization_code")
 		return
 	}
+	code := r.FormValue("code")
 	c.mu.Lock()
-	_, ok := c.codes[r.FormValue("code")]
+	_, ok := c.codes[code]
+	used, seq := c.used[code], c.seq[code]
+	if ok && !used && c.burn == "atomic" {
+		c.used[code] = true
+	}
 	c.mu.Unlock()
-	if !ok {
+	switch {
+	case !ok:
 		fail("invalid_grant", "unknown code")
 		return
+	case used:
+		fail("invalid_grant", "code used")
+		return
+	case c.burn == "racy":
+		if seq%5 == 4 {
+			time.Sleep(50 * time.Millisecond)
+		}
+		c.mu.Lock()
+		c.used[code] = true
+		c.mu.Unlock()
 	}
 	markIssued(r)
 	json.NewEncoder(w).Encode(map[string]any{
@@ -236,13 +324,16 @@ type wrappers struct {
 	mode                        string            // the careless server's response mode
 	clients                     map[string]string // the careless server's clients
 	gate                        func(http.Handler) http.Handler
+	server                      options                         // the careless server's options
+	outer                       func(http.Handler) http.Handler // around the whole server
 }
 
 // startCareless starts the careless server on 127.0.0.1, each endpoint
 // wrapped by w, and stops it when t ends.
 func startCareless(t *testing.T, w wrappers) (*httptest.Server, *ledger) {
 	t.Helper()
-	c := &careless{codes: map[string]string{}, mode: w.mode, clients: w.clients}
+	c := &careless{codes: map[string]string{}, seq: map[string]int{}, used: map[string]bool{},
+		mode: w.mode, clients: w.clients, options: w.server}
 	l := &ledger{}
 	id := func(h http.Handler) http.Handler { return h }
 	if w.authorize == nil {
@@ -263,8 +354,14 @@ func startCareless(t *testing.T, w wrappers) (*httptest.Server, *ledger) {
 	mux.Handle("/token", l.wrap("token", w.token(http.HandlerFunc(c.token))))
 	mux.HandleFunc("/login", c.login)
 	mux.Handle("/.well-known/oauth-authorization-server", w.discovery(http.HandlerFunc(c.metadata)))
-	mux.Handle("/.well-known/openid-configuration", w.discovery(http.HandlerFunc(c.metadata)))
-	srv := httptest.NewServer(mux)
+	if !c.oauthOnly {
+		mux.Handle("/.well-known/openid-configuration", w.discovery(http.HandlerFunc(c.metadata)))
+	}
+	var h http.Handler = mux
+	if w.outer != nil {
+		h = w.outer(mux)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	c.issuer = srv.URL
 	return srv, l
@@ -276,7 +373,7 @@ func target(srv *httptest.Server, secret string) pkcetest.Target {
 		Issuer:       srv.URL,
 		ClientID:     "pkcetest-client",
 		ClientSecret: secret,
-		RedirectURI:  "http://127.0.0.1:9/callback",
+		RedirectURI:  registeredRedirect,
 		Client:       srv.Client(),
 	}
 }
@@ -340,6 +437,17 @@ type faults struct {
 	// refuses still uses the code up (issue 8 item 4). false: the refusal
 	// puts the challenge back before it leaves.
 	burnRefused bool
+	// keepOnFailure: a failed verifier check does not use the code up.
+	keepOnFailure bool
+	// anyChallenge binds any challenge, whatever its length; normalise
+	// first strips its padding and maps standard base64 to base64url.
+	anyChallenge, normalise bool
+	// strictVerifiers refuses a verifier that breaks RFC 7636 §4.1.
+	strictVerifiers bool
+	// methodOnlyPasses lets a request with code_challenge_method but no
+	// challenge through unbound, and the token layer passes a code without
+	// a challenge on unchecked.
+	methodOnlyPasses bool
 }
 
 type binding struct {
@@ -350,7 +458,14 @@ type binding struct {
 func (p *sloppyPKCE) authorize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		challenge := r.FormValue("code_challenge")
-		if len(challenge) != 43 || r.FormValue("code_challenge_method") != "S256" {
+		if p.normalise {
+			challenge = strings.NewReplacer("+", "-", "/", "_").Replace(strings.TrimRight(challenge, "="))
+		}
+		if p.methodOnlyPasses && challenge == "" && r.FormValue("code_challenge_method") != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if (len(challenge) != 43 && !p.anyChallenge) || challenge == "" || r.FormValue("code_challenge_method") != "S256" {
 			http.Error(w, "invalid_request: an S256 code_challenge is required", http.StatusBadRequest)
 			return
 		}
@@ -418,20 +533,31 @@ func (p *sloppyPKCE) codesIn(location string, r *http.Request) []string {
 
 func (p *sloppyPKCE) token(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		errCode := "invalid_grant"
 		refuse := func(desc string) {
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Cache-Control", "no-store")
 			w.WriteHeader(http.StatusBadRequest)
-			json.NewEncoder(w).Encode(map[string]string{"error": "invalid_grant", "error_description": desc})
+			json.NewEncoder(w).Encode(map[string]string{"error": errCode, "error_description": desc})
 		}
 		if r.FormValue("grant_type") != "authorization_code" {
 			next.ServeHTTP(w, r)
 			return
 		}
-		sum := sha256.Sum256([]byte(r.FormValue("code_verifier")))
+		verifier := r.FormValue("code_verifier")
+		if p.strictVerifiers && (len(verifier) < 43 || len(verifier) > 128 ||
+			strings.Trim(verifier, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~") != "") {
+			refuse("code_verifier breaks RFC 7636 section 4.1")
+			return
+		}
+		sum := sha256.Sum256([]byte(verifier))
 		p.mu.Lock()
 		b := p.bound[r.FormValue("code")]
 		switch {
+		case b == nil && p.methodOnlyPasses:
+			p.mu.Unlock()
+			next.ServeHTTP(w, r)
+			return
 		case b == nil:
 			p.mu.Unlock()
 			refuse("the code has no challenge")
@@ -444,6 +570,16 @@ func (p *sloppyPKCE) token(next http.Handler) http.Handler {
 		b.used = true
 		p.mu.Unlock()
 		if base64.RawURLEncoding.EncodeToString(sum[:]) != b.challenge {
+			if p.keepOnFailure {
+				p.mu.Lock()
+				b.used = false
+				p.mu.Unlock()
+			}
+			if verifier == "" {
+				errCode = "invalid_request" // RFC 6749 §5.2: a missing parameter
+				refuse("code_verifier is missing")
+				return
+			}
 			refuse("code_verifier does not match the code_challenge")
 			return
 		}

@@ -6,14 +6,16 @@ import (
 )
 
 var hygieneChecks = []check{
-	{"hygiene.constant-challenge", "one code_challenge reused across two flows is noticed (warn when accepted)",
-		"RFC 7636 §4.1, §7.1 (a fresh verifier per request)", checkConstantChallenge},
+	{"hygiene.constant-challenge", "one code_challenge reused across two flows (info: a client's duty)",
+		"RFC 7636 §4.1, §7.1 (a fresh verifier per request is the client's duty)",
+		"a 5xx or no answer; two codes for one challenge are info, never held against the server", checkConstantChallenge},
 	{"hygiene.challenge-not-exposed", "neither the challenge nor the verifier comes back to the client",
-		"RFC 7636 §4.4 (the challenge must not be exposed in a form a client could extract)", checkNotExposed},
+		"RFC 7636 §4.4 (the challenge must not be exposed in a form a client could extract)",
+		"never: an exposed S256 challenge or verifier is a warn", checkNotExposed},
 	{"hygiene.state-echoed", "state comes back exactly as sent",
-		"RFC 6749 §4.1.2", checkState},
+		"RFC 6749 §4.1.2", "state missing, repeated or changed: conforming clients refuse the response", checkState},
 	{"hygiene.token-no-store", "the token response carries Cache-Control: no-store",
-		"RFC 6749 §5.1", checkTokenNoStore},
+		"RFC 6749 §5.1", "never: a missing no-store is a warn", checkTokenNoStore},
 }
 
 func checkConstantChallenge(ctx context.Context, a *auditor) (Outcome, string) {
@@ -27,12 +29,16 @@ func checkConstantChallenge(ctx context.Context, a *auditor) (Outcome, string) {
 	second, r := a.mint(ctx, oauth21Challenge, "S256")
 	switch {
 	case second != "":
-		return Warn, "the server issued codes to two authorization requests with the same code_challenge; " +
-			"a client that reuses its verifier goes unnoticed"
+		return Info, "two codes for one challenge: the server issued codes to two authorization requests with the same code_challenge; " +
+			"a fresh verifier per request is the client's duty (RFC 7636 §7.1), which the server need not enforce"
 	case r.kind == authRefused || r.kind == authError:
-		return Pass, "the second request with the same code_challenge was refused: " + r.describe()
+		return Pass, "refused the reused challenge: " + r.describe()
 	}
-	return a.judgeAuthorizeRefusal(r)
+	o, d := a.judgeAuthorizeRefusal(r)
+	if o == Warn {
+		o = Info
+	}
+	return o, d
 }
 
 func checkNotExposed(ctx context.Context, a *auditor) (Outcome, string) {
@@ -61,9 +67,9 @@ func checkNotExposed(ctx context.Context, a *auditor) (Outcome, string) {
 		leaks = append(leaks, "the token response carries the code_verifier")
 	}
 	if len(leaks) > 0 {
-		return Fail, strings.Join(leaks, "; ")
+		return Warn, "exposed: " + strings.Join(leaks, "; ")
 	}
-	return Pass, "neither the authorization response, the code nor the token response carries the challenge or the verifier"
+	return Pass, "not exposed: neither the authorization response, the code nor the token response carries the challenge or the verifier"
 }
 
 func checkState(ctx context.Context, a *auditor) (Outcome, string) {
@@ -74,11 +80,11 @@ func checkState(ctx context.Context, a *auditor) (Outcome, string) {
 	got := b.g.auth.params["state"]
 	switch {
 	case len(got) == 0:
-		return Fail, "the redirect carries no state, though the request sent one"
+		return Fail, "state missing: the redirect carries no state, though the request sent one"
 	case len(got) > 1:
-		return Fail, "the redirect carries state more than once"
+		return Fail, "state repeated: the redirect carries state more than once"
 	case got[0] != b.sentState:
-		return Fail, "the redirect carries a state other than the one sent: " + oneLine(got[0], 60)
+		return Fail, "state changed: the redirect carries a state other than the one sent: " + oneLine(got[0], 60)
 	}
 	return Pass, "state came back exactly"
 }
@@ -91,9 +97,9 @@ func checkTokenNoStore(ctx context.Context, a *auditor) (Outcome, string) {
 	if !hasNoStore(b.tok.header) {
 		cc := oneLine(strings.Join(b.tok.header.Values("Cache-Control"), ", "), 60)
 		if cc == "" {
-			return Warn, "the token response has no Cache-Control: a shared cache could keep the tokens"
+			return Warn, "no Cache-Control: a shared cache could keep the tokens"
 		}
-		return Warn, "the token response has Cache-Control " + cc + " without no-store: a shared cache could keep the tokens"
+		return Warn, "no no-store: the token response has Cache-Control " + cc + ": a shared cache could keep the tokens"
 	}
 	return Pass, "Cache-Control: no-store"
 }

@@ -4,17 +4,25 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 )
 
 // parallelRedemptions is how many concurrent token requests race for one
-// code in token.parallel.
-const parallelRedemptions = 8
+// code in token.parallel; parallelCodes how many codes it races at most,
+// and parallelBudget the time after which it races no further code.
+const (
+	parallelRedemptions = 8
+	parallelCodes       = 30
+	parallelBudget      = 5 * time.Second
+)
 
 // paddingBytes is the size of the padding parameter of token.oversized-body:
 // past the usual limits of a PKCE front layer (64 KiB), within what a
@@ -44,62 +52,67 @@ func (a *auditor) otherClient() (id, secret string) {
 // another client.
 var clientMismatch = []string{"invalid_grant", "invalid_client", "unauthorized_client", "invalid_request"}
 
+// tokenFails is the fail evidence of a check whose request must get no
+// token.
+const tokenFails = "a token for the request, a 5xx, or no answer"
+
 var tokenChecks = []check{
 	{"token.valid", "the correct verifier redeems its code",
-		"RFC 7636 §4.5, §4.6", checkTokenValid},
+		"RFC 7636 §4.5, §4.6", "the correct exchange gets no token: conforming PKCE clients are refused", checkTokenValid},
 	{"token.basic-form-encoded", "HTTP Basic credentials form-encoded in full, as openid-client sends them, are accepted",
-		"RFC 6749 §2.3.1 (decode the user name and password before comparing)", checkBasicEncoded},
+		"RFC 6749 §2.3.1 (decode the user name and password before comparing)",
+		"the form-encoded credentials of a registered client are refused: clients that encode them are locked out", checkBasicEncoded},
 	{"token.rfc7636-vector", "the RFC 7636 Appendix B verifier redeems its challenge",
-		"RFC 7636 Appendix B", checkVector},
+		"RFC 7636 Appendix B", "the Appendix B verifier gets no token: the server computes S256 differently from clients", checkVector},
 	{"token.verifier-missing", "a code issued with a challenge is refused without code_verifier",
-		"RFC 7636 §4.6; OAuth 2.1 §4.1.3", refuseRedeem(func(a *auditor, g grant) tokenCall {
+		"RFC 7636 §4.6; OAuth 2.1 §4.1.3; RFC 6749 §5.2 (invalid_request for a missing parameter)", tokenFails,
+		refuseRedeem(func(a *auditor, g grant) tokenCall {
 			return a.formCall(a.codeForm(g.code, ""))
-		}, "invalid_grant")},
+		}, "invalid_grant", "invalid_request")},
 	{"token.verifier-blank", "a blank code_verifier= is refused as a missing one",
-		"OAuth 2.1 §1.4.1; RFC 7636 §4.6", refuseRedeem(func(a *auditor, g grant) tokenCall {
+		"OAuth 2.1 §1.4.1; RFC 7636 §4.6", tokenFails, refuseRedeem(func(a *auditor, g grant) tokenCall {
 			f := a.codeForm(g.code, "")
 			f.Set("code_verifier", "")
 			return a.formCall(f)
-		}, "invalid_grant")},
+		}, "invalid_grant", "invalid_request")},
 	{"token.verifier-wrong", "a wrong code_verifier is refused",
-		"RFC 7636 §4.6", refuseRedeem(func(a *auditor, g grant) tokenCall {
+		"RFC 7636 §4.6", tokenFails, refuseRedeem(func(a *auditor, g grant) tokenCall {
 			return a.formCall(a.codeForm(g.code, newVerifier()))
 		}, "invalid_grant")},
 	{"token.verifier-malformed", "a verifier with characters outside [A-Za-z0-9-._~] is refused even when its hash matches",
-		"RFC 7636 §4.1", refuseMalformed(func() string { return newVerifier()[:40] + "!$ " })},
+		"RFC 7636 §4.1", malformedFails, refuseMalformed(func() string { return newVerifier()[:40] + "!$ " })},
 	{"token.verifier-short", "a 42-character verifier is refused even when its hash matches",
-		"RFC 7636 §4.1 (43 to 128 characters)", refuseMalformed(func() string { return newVerifier()[:42] })},
+		"RFC 7636 §4.1 (43 to 128 characters)", malformedFails, refuseMalformed(func() string { return newVerifier()[:42] })},
 	{"token.verifier-long", "a 129-character verifier is refused even when its hash matches",
-		"RFC 7636 §4.1 (43 to 128 characters)", refuseMalformed(func() string {
+		"RFC 7636 §4.1 (43 to 128 characters)", malformedFails, refuseMalformed(func() string {
 			return (newVerifier() + newVerifier() + newVerifier() + newVerifier())[:129]
 		})},
 	{"token.verifier-non-ascii", "a non-ASCII verifier is refused even when its hash matches",
-		"RFC 7636 §4.1 (ASCII unreserved characters)", refuseMalformed(func() string { return newVerifier()[:41] + "é" })},
+		"RFC 7636 §4.1 (ASCII unreserved characters)", malformedFails, refuseMalformed(func() string { return newVerifier()[:41] + "é" })},
 	{"token.verifier-is-challenge", "the S256 challenge sent back as the verifier is refused",
-		"RFC 7636 §4.6 (an S256 code is never redeemed as plain)", refuseRedeem(func(a *auditor, g grant) tokenCall {
+		"RFC 7636 §4.6 (an S256 code is never redeemed as plain)", tokenFails, refuseRedeem(func(a *auditor, g grant) tokenCall {
 			return a.formCall(a.codeForm(g.code, g.challenge))
 		}, "invalid_grant")},
 	{"token.retry-wrong-then-none", "after a wrong verifier, the code is refused without a verifier",
 		"peer bug: a failed check burned the PKCE binding but left the code valid, so a retry without verifier got a token",
-		checkRetry(false)},
-	{"token.retry-wrong-then-correct", "after a wrong verifier, the code is refused even with the right one",
-		"RFC 6749 §4.1.2 (single use); OAuth 2.1 §4.1.3 (after an error the client starts over)", checkRetry(true)},
+		"the retry without a verifier gets a token (or the wrong verifier already did), a 5xx, or no answer", checkRetry(false)},
+	{"token.retry-wrong-then-correct", "after a wrong verifier, the code is refused even with the right one (warn when it survives)",
+		"RFC 6749 §4.1.2 (single use); OAuth 2.1 §4.1.3 (after an error the client starts over)",
+		"the wrong verifier gets a token, or the code survives it while short verifiers are accepted (a brute force), a 5xx, or no answer",
+		checkRetry(true)},
 	{"token.retry-bad-auth-then-correct", "after a request refused for client authentication, the correct request still gets a token (warn when not)",
-		"RFC 6749 §2.3, §5.2; golang.org/x/oauth2's default AuthStyle tries HTTP Basic, then the body, on one code", checkRetryBadAuth},
-	{"token.replay", "a code is redeemed once; a replay with the correct verifier is refused",
-		"RFC 6749 §4.1.2, §10.5", checkReplay},
-	{"token.parallel", fmt.Sprintf("of %d concurrent redemptions of one code exactly one wins", parallelRedemptions),
-		"RFC 6749 §4.1.2 (single use), under concurrency", checkParallel},
+		"RFC 6749 §2.3, §5.2; golang.org/x/oauth2's default AuthStyle tries HTTP Basic, then the body, on one code",
+		"never: a refusal that costs the code is a warn", checkRetryBadAuth},
 	{"token.downgrade", "a verifier for a code issued without a challenge is refused",
-		"RFC 9700 §4.8.2 (PKCE downgrade); several CVEs", checkDowngrade},
+		"RFC 9700 §4.8.2 (PKCE downgrade); several CVEs", tokenFails, checkDowngrade},
 	{"token.rebind-echo-redirect-query", "a stolen code echoed through the redirect_uri's own query cannot be redeemed with the attacker's verifier",
 		"RFC 7636 §1, §4.4 (the code is bound to the challenge of its own request); RFC 6749 §3.1.2 (a redirect URI may carry a query)",
-		checkRebindEcho(echoRedirectQuery)},
+		"the attacker's verifier redeems the victim's code, a 5xx, or no answer", checkRebindEcho(echoRedirectQuery)},
 	{"token.rebind-echo-code-param", "a stolen code echoed through an extra code parameter cannot be redeemed with the attacker's verifier",
 		"RFC 7636 §1, §4.4; a PKCE layer binding every code in a response, such as a login redirect carrying the request's query",
-		checkRebindEcho(echoCodeParam)},
+		"the attacker's verifier redeems the victim's code, a 5xx, or no answer", checkRebindEcho(echoCodeParam)},
 	{"token.other-client-body", "another client_id in the body cannot redeem the code",
-		"RFC 6749 §4.1.3; RFC 7636 §4.4", refuseRedeem(func(a *auditor, g grant) tokenCall {
+		"RFC 6749 §4.1.3; RFC 7636 §4.4", "another client gets a token for the code, a 5xx, or no answer", refuseRedeem(func(a *auditor, g grant) tokenCall {
 			id, secret := a.otherClient()
 			f := a.codeForm(g.code, g.verifier)
 			f.Set("client_id", id)
@@ -109,41 +122,33 @@ var tokenChecks = []check{
 			return tokenCall{body: f.Encode()}
 		}, clientMismatch...)},
 	{"token.other-client-basic", "another client in HTTP Basic cannot redeem the code",
-		"RFC 6749 §4.1.3, §2.3.1", refuseRedeem(func(a *auditor, g grant) tokenCall {
+		"RFC 6749 §4.1.3, §2.3.1", "another client gets a token for the code, a 5xx, or no answer", refuseRedeem(func(a *auditor, g grant) tokenCall {
 			id, secret := a.otherClient()
 			f := a.codeForm(g.code, g.verifier)
 			f.Del("client_id")
 			return tokenCall{body: f.Encode(), authorization: basicAuth(id, secret)}
 		}, clientMismatch...)},
-	{"token.basic-undecodable", "an Authorization header that is not valid HTTP Basic gets no token",
-		"RFC 6749 §2.3.1, §5.2 (invalid_client); the client must be known before the code is checked", refuseRedeem(func(a *auditor, g grant) tokenCall {
-			c := a.formCall(a.codeForm(g.code, g.verifier))
-			c.authorization = "Basic !!not-base64!!"
-			return c
-		}, "invalid_request", "invalid_client")},
-	{"token.client-conflict", "a body client_id that differs from the HTTP Basic client gets no token",
-		"RFC 6749 §2.3.1 (one client per request); a front layer checking one while the server trusts the other", refuseRedeem(func(a *auditor, g grant) tokenCall {
-			f := a.codeForm(g.code, g.verifier)
-			id, secret := a.otherClient()
-			if a.t.ClientSecret != "" {
-				f.Set("client_id", id)
-				return tokenCall{body: f.Encode(), authorization: a.clientAuth()}
-			}
-			f.Set("client_id", a.t.ClientID)
-			return tokenCall{body: f.Encode(), authorization: basicAuth(id, secret)}
-		}, clientMismatch...)},
-	{"token.duplicate-verifier", "code_verifier twice in the body is refused, in either order",
-		"RFC 6749 §3.1; a front layer reading the first while the server reads the last", checkDuplicateVerifier},
+	{"token.basic-undecodable", "an Authorization header that is not valid HTTP Basic gets no token (warn when ignored for a public client)",
+		"RFC 6749 §2.3.1, §5.2 (invalid_client); the client must be known before the code is checked",
+		"a token for a confidential client that did not authenticate, or, for a public client, a token without a verifier; a 5xx, or no answer",
+		checkBasicUndecodable},
+	{"token.client-conflict", "a body client_id that differs from the HTTP Basic client gets no token (warn when the code's client gets it)",
+		"RFC 6749 §2.3.1 (one client per request); a front layer checking one while the server trusts the other",
+		"the token goes to the other client (its ID token names it, or the server authenticated it), a 5xx, or no answer", checkClientConflict},
+	{"token.duplicate-verifier", "code_verifier twice in the body is refused, in either order (warn when read consistently)",
+		"RFC 6749 §3.1; a front layer reading the first while the server reads the last",
+		"a token while the server checks no verifier at all, a 5xx, or no answer", checkDuplicateVerifier},
 	{"token.duplicate-grant-type", "grant_type twice (authorization_code and client_credentials) is refused",
-		"RFC 6749 §3.1; a front layer passing client_credentials while the server redeems the code", checkDuplicateGrantType},
-	{"token.verifier-in-query", "a code_verifier in the token URL's query is refused",
-		"RFC 6749 §3.2 (parameters go in the body); r.FormValue merges the query", refuseRedeem(func(a *auditor, g grant) tokenCall {
+		"RFC 6749 §3.1; a front layer passing client_credentials while the server redeems the code", tokenFails, checkDuplicateGrantType},
+	{"token.verifier-in-query", "a code_verifier in the token URL's query is refused (warn when a correct one is used)",
+		"RFC 6749 §3.2 (parameters go in the body); r.FormValue merges the query",
+		"a wrong verifier in the query gets a token, a 5xx, or no answer", misplaced(func(a *auditor, g grant, verifier string) tokenCall {
 			c := a.formCall(a.codeForm(g.code, ""))
-			c.query = url.Values{"code_verifier": {g.verifier}}.Encode()
+			c.query = url.Values{"code_verifier": {verifier}}.Encode()
 			return c
-		}, "invalid_request", "invalid_grant")},
+		}, true, "a code_verifier in the query", "invalid_request", "invalid_grant")},
 	{"token.content-type-multipart", "a multipart/form-data token request without verifier gets no token",
-		"RFC 6749 §3.2 (application/x-www-form-urlencoded); r.FormValue parses multipart", refuseRedeem(func(a *auditor, g grant) tokenCall {
+		"RFC 6749 §3.2 (application/x-www-form-urlencoded); r.FormValue parses multipart", tokenFails, refuseRedeem(func(a *auditor, g grant) tokenCall {
 			var b bytes.Buffer
 			w := multipart.NewWriter(&b)
 			for k, vs := range a.codeForm(g.code, "") {
@@ -155,30 +160,45 @@ var tokenChecks = []check{
 			return tokenCall{body: b.String(), contentType: w.FormDataContentType(), authorization: a.clientAuth()}
 		}, "invalid_request", "invalid_grant")},
 	{"token.content-type-text", "a form sent as text/plain without verifier gets no token",
-		"RFC 6749 §3.2", refuseRedeem(func(a *auditor, g grant) tokenCall {
+		"RFC 6749 §3.2", tokenFails, refuseRedeem(func(a *auditor, g grant) tokenCall {
 			c := a.formCall(a.codeForm(g.code, ""))
 			c.contentType = "text/plain"
 			return c
 		}, "invalid_request", "invalid_grant")},
 	{"token.content-type-missing", "a form sent with no Content-Type and no verifier gets no token",
-		"RFC 6749 §3.2", refuseRedeem(func(a *auditor, g grant) tokenCall {
+		"RFC 6749 §3.2", tokenFails, refuseRedeem(func(a *auditor, g grant) tokenCall {
 			c := a.formCall(a.codeForm(g.code, ""))
 			c.contentType = "-"
 			return c
 		}, "invalid_request", "invalid_grant")},
 	{"token.oversized-body", "an oversized token request without verifier gets no token",
-		"fail closed: a body too large to check must not pass unchecked", checkOversized},
-	{"token.get-method", "an authorization_code request by GET is refused",
-		"RFC 6749 §3.2 (POST only)", refuseRedeem(func(a *auditor, g grant) tokenCall {
-			return tokenCall{method: http.MethodGet, query: a.codeForm(g.code, g.verifier).Encode(), authorization: a.clientAuth()}
-		}, "invalid_request")},
-	{"token.code-without-grant-type", "a code and verifier without grant_type are refused",
-		"RFC 6749 §4.1.3 (grant_type is required)", refuseRedeem(func(a *auditor, g grant) tokenCall {
-			f := a.codeForm(g.code, g.verifier)
+		"fail closed: a body too large to check must not pass unchecked", tokenFails, checkOversized},
+	{"token.get-method", "an authorization_code request by GET is refused (warn when a correct one is served)",
+		"RFC 6749 §3.2 (POST only); 404 or 405 is a refusal",
+		"a GET without a verifier gets a token, a 5xx, or no answer", misplaced(func(a *auditor, g grant, verifier string) tokenCall {
+			return tokenCall{method: http.MethodGet, query: a.codeForm(g.code, verifier).Encode(), authorization: a.clientAuth()}
+		}, false, "an authorization_code request by GET", "invalid_request", "invalid_grant")},
+	{"token.code-without-grant-type", "a code and verifier without grant_type are refused (warn when a correct one is served)",
+		"RFC 6749 §4.1.3 (grant_type is required)",
+		"a request without grant_type and without a verifier gets a token, a 5xx, or no answer", misplaced(func(a *auditor, g grant, verifier string) tokenCall {
+			f := a.codeForm(g.code, verifier)
 			f.Del("grant_type")
 			return a.formCall(f)
-		}, "invalid_request")},
+		}, false, "a code without grant_type", "invalid_request", "invalid_grant")},
 }
+
+// destructiveChecks run after every other check: a correct server may
+// revoke the grant of a code redeemed twice (RFC 6749 §4.1.2), and later
+// authorization requests then land on a consent page.
+var destructiveChecks = []check{
+	{"token.replay", "a code is redeemed once; a replay with the correct verifier is refused",
+		"RFC 6749 §4.1.2, §10.5", "the replay gets a token, a 5xx, or no answer", checkReplay},
+	{"token.parallel", fmt.Sprintf("of %d concurrent redemptions of one code exactly one wins, for each code raced", parallelRedemptions),
+		"RFC 6749 §4.1.2 (single use), under concurrency", "two or more redemptions of one code get a token", checkParallel},
+}
+
+// malformedFails is the fail evidence of the malformed-verifier checks.
+const malformedFails = "the verifier gets a token while verifiers can be guessed (no verifier is checked, or codes survive failed attempts and short verifiers are accepted), a 5xx, or no answer"
 
 // formCall is a form POST of f with the target's client authentication.
 func (a *auditor) formCall(f url.Values) tokenCall {
@@ -202,7 +222,9 @@ func refuseRedeem(build func(*auditor, grant) tokenCall, want ...string) func(co
 
 // refuseMalformed is a check that a verifier breaking RFC 7636 §4.1 is
 // refused although the challenge is its true S256 hash: only the
-// verifier's form is wrong.
+// verifier's form is wrong. Accepting it is a Fail only where verifiers can
+// be guessed (the verifier probe: no verifier is checked, or codes survive
+// failed attempts and short verifiers are accepted); elsewhere a Warn.
 func refuseMalformed(verifier func() string) func(context.Context, *auditor) (Outcome, string) {
 	return func(ctx context.Context, a *auditor) (Outcome, string) {
 		if s := a.needToken(ctx); s != "" {
@@ -213,7 +235,21 @@ func refuseMalformed(verifier func() string) func(context.Context, *auditor) (Ou
 		if code == "" {
 			return Skip, "could not get a code for the S256 challenge of the malformed verifier: " + r.describe()
 		}
-		return judgeRefusal(a.redeem(ctx, code, v), "invalid_grant", "invalid_request")
+		t := a.redeem(ctx, code, v)
+		if !t.accepted() {
+			return judgeRefusal(t, "invalid_grant", "invalid_request")
+		}
+		d := "accepted: the malformed verifier got a token (" + t.describe() + "); RFC 7636 §4.1 says refuse it"
+		p := a.verifiers(ctx)
+		switch why := p.bruteForce(); {
+		case why != "":
+			return Fail, d + "; and " + why
+		case p.why != "":
+			return Warn, d + "; whether verifiers can be guessed is unknown: " + p.why
+		case !p.survives:
+			return Warn, d + "; no harm shown: a wrong verifier is refused and burns the code"
+		}
+		return Warn, fmt.Sprintf("%s; no harm shown: a wrong verifier is refused and a %d-character one too", d, probeShortLength)
 	}
 }
 
@@ -275,6 +311,12 @@ func checkVector(ctx context.Context, a *auditor) (Outcome, string) {
 	return Pass, "the Appendix B verifier redeemed its challenge"
 }
 
+// checkRetry sends a wrong verifier, then retries the same code without a
+// verifier or with the correct one. A token for the retry without a
+// verifier is a Fail. A token for the correct retry is a Warn (the code
+// survives a failed attempt, which RFC 6749 §4.1.2 forbids) unless the
+// server also accepts short verifiers: then an attacker holding a code can
+// try verifiers until one matches, a Fail.
 func checkRetry(correct bool) func(context.Context, *auditor) (Outcome, string) {
 	return func(ctx context.Context, a *auditor) (Outcome, string) {
 		if s := a.needToken(ctx); s != "" {
@@ -286,14 +328,28 @@ func checkRetry(correct bool) func(context.Context, *auditor) (Outcome, string) 
 		}
 		first := a.redeem(ctx, g.code, newVerifier())
 		if first.accepted() {
-			return Fail, "the first request, with a wrong verifier, already got through: " + first.describe()
+			return Fail, "accepted a wrong verifier already: the first request, with a wrong verifier, got through: " + first.describe()
 		}
-		retry, what := "", "without a verifier"
-		if correct {
-			retry, what = g.verifier, "with the correct verifier"
+		if !correct {
+			t := a.redeem(ctx, g.code, "")
+			o, d := judgeRefusal(t, "invalid_grant", "invalid_request")
+			return o, fmt.Sprintf("retry without a verifier %s; after a wrong verifier got %s", d, first.describe())
 		}
-		o, d := judgeRefusal(a.redeem(ctx, g.code, retry), "invalid_grant")
-		return o, fmt.Sprintf("a wrong verifier got %s; the retry %s: %s", first.describe(), what, d)
+		t := a.redeem(ctx, g.code, g.verifier)
+		if !t.accepted() {
+			o, d := judgeRefusal(t, "invalid_grant")
+			return o, fmt.Sprintf("retry with the correct verifier %s; after a wrong verifier got %s", d, first.describe())
+		}
+		d := fmt.Sprintf("the code survived a failed attempt: after a wrong verifier got %s, the correct one got a token (%s); RFC 6749 §4.1.2 says a code is used once",
+			first.describe(), t.describe())
+		p := a.verifiers(ctx)
+		switch {
+		case p.shortAccepted:
+			return Fail, fmt.Sprintf("%s; and a %d-character verifier is accepted: an attacker holding a code can try verifiers until one matches", d, probeShortLength)
+		case p.why != "":
+			return Warn, d + "; whether short verifiers are accepted is unknown: " + p.why
+		}
+		return Warn, fmt.Sprintf("%s; no brute force: a %d-character verifier is refused", d, probeShortLength)
 	}
 }
 
@@ -359,66 +415,145 @@ func checkReplay(ctx context.Context, a *auditor) (Outcome, string) {
 		return Skip, "the first, correct redemption got no token: " + why
 	}
 	o, d := judgeRefusal(a.redeem(ctx, g.code, g.verifier), "invalid_grant")
-	return o, "the replay: " + d
+	return o, "replay " + d
 }
 
+// checkParallel races parallelRedemptions concurrent redemptions for each
+// of up to parallelCodes fresh codes, within parallelBudget, on
+// connections opened and warmed before the bursts, so that the requests of
+// a burst reach the server together. A server whose redemption is not
+// atomic lets two win for some codes only: a pass is evidence, not proof,
+// and the detail says how many codes were raced.
 func checkParallel(ctx context.Context, a *auditor) (Outcome, string) {
 	if s := a.needToken(ctx); s != "" {
 		return Skip, s
 	}
-	g, skip := a.freshGrant(ctx)
-	if skip != "" {
-		return Skip, skip
-	}
-	results := make([]tokenResult, parallelRedemptions)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			results[i] = a.redeem(ctx, g.code, g.verifier)
-		}()
-	}
-	close(start)
-	wg.Wait()
-	winners := 0
+	client, warmed, done := a.raceClient(ctx)
+	defer done()
+	deadline := time.Now().Add(parallelBudget)
 	losers := map[string]int{}
 	var order []string
-	bad := false
-	for _, r := range results {
-		if r.accepted() {
-			winners++
-			continue
+	raced, noWinner, bad := 0, 0, 0
+	for raced < parallelCodes && (raced == 0 || time.Now().Before(deadline)) && ctx.Err() == nil {
+		g, skip := a.freshGrant(ctx)
+		if skip != "" {
+			if raced == 0 {
+				return Skip, skip
+			}
+			break
 		}
-		if r.err != nil || r.status >= 500 {
-			bad = true
+		raced++
+		// The connections of the last burst (or the warm-up) go back to
+		// the pool as their answers are read: give them the moment.
+		time.Sleep(10 * time.Millisecond)
+		results := make([]tokenResult, parallelRedemptions)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range results {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := tokenCall{body: a.codeForm(g.code, g.verifier).Encode(), authorization: a.clientAuth(), client: client}
+				<-start
+				results[i] = a.token(ctx, c)
+			}()
 		}
-		d := r.describe()
-		if losers[d] == 0 {
-			order = append(order, d)
+		close(start)
+		wg.Wait()
+		winners := 0
+		for _, r := range results {
+			if r.accepted() {
+				winners++
+				continue
+			}
+			if r.err != nil || r.status >= 500 {
+				bad++
+			}
+			d := r.describe()
+			if losers[d] == 0 {
+				order = append(order, d)
+			}
+			losers[d]++
 		}
-		losers[d]++
+		if winners > 1 {
+			return Fail, fmt.Sprintf("%d of %d concurrent redemptions of one code got a token (code %d of those raced, %s)",
+				winners, parallelRedemptions, raced, warmed)
+		}
+		if winners == 0 {
+			noWinner++
+		}
 	}
 	var parts []string
 	for _, d := range order {
 		parts = append(parts, fmt.Sprintf("%d× %s", losers[d], d))
 	}
 	rest := strings.Join(parts, "; ")
+	what := fmt.Sprintf("%d codes raced, %d concurrent redemptions each, %s", raced, parallelRedemptions, warmed)
 	switch {
-	case winners == 0:
-		return Fail, fmt.Sprintf("none of %d concurrent redemptions got a token: %s", parallelRedemptions, rest)
-	case winners > 1:
-		d := fmt.Sprintf("%d of %d concurrent redemptions of one code got a token", winners, parallelRedemptions)
-		if rest != "" {
-			d += "; the others: " + rest
-		}
-		return Fail, d
-	case bad:
-		return Warn, fmt.Sprintf("exactly one of %d got a token, but the others got: %s", parallelRedemptions, rest)
+	case noWinner > 0:
+		return Warn, fmt.Sprintf("no token for %d of %d codes: none of their concurrent redemptions won (%s); the others got: %s", noWinner, raced, what, rest)
+	case bad > 0:
+		return Warn, fmt.Sprintf("errors under load: exactly one redemption won for each code (%s), but the others got: %s", what, rest)
 	}
-	return Pass, fmt.Sprintf("exactly one of %d concurrent redemptions got a token; the others: %s", parallelRedemptions, rest)
+	return Pass, fmt.Sprintf("exactly one won for each code (%s: evidence, not proof); the others got: %s", what, rest)
+}
+
+// raceClient returns the client of token.parallel: the audit's client on a
+// transport of its own that keeps parallelRedemptions connections to the
+// server open, opened and warmed by as many concurrent requests for the
+// metadata (or the token endpoint) before any burst. warmed says so in
+// words; done closes the connections.
+func (a *auditor) raceClient(ctx context.Context) (client *http.Client, warmed string, done func()) {
+	var tr *http.Transport
+	switch rt := a.client.Transport.(type) {
+	case nil:
+		if d, ok := http.DefaultTransport.(*http.Transport); ok {
+			tr = d.Clone()
+		}
+	case *http.Transport:
+		tr = rt.Clone()
+	}
+	if tr == nil {
+		return a.client, "connections not warmed (Target.Client has a RoundTripper of its own)", func() {}
+	}
+	tr.MaxIdleConnsPerHost = parallelRedemptions
+	c := *a.client
+	c.Transport = tr
+	warm := a.tokenEndpoint
+	for _, d := range a.docs {
+		if d.obj != nil {
+			warm = d.url
+			break
+		}
+	}
+	// Each warm-up request holds its connection until every one has its
+	// answer, so that they cannot share one: parallelRedemptions
+	// connections are opened.
+	wctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	resps := make([]*http.Response, parallelRedemptions)
+	var wg sync.WaitGroup
+	for i := range resps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, err := http.NewRequestWithContext(wctx, http.MethodGet, warm, nil)
+			if err != nil {
+				return
+			}
+			if resp, err := c.Do(req); err == nil {
+				resps[i] = resp
+			}
+		}()
+	}
+	wg.Wait()
+	for _, resp := range resps {
+		if resp != nil {
+			io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+			resp.Body.Close()
+		}
+	}
+	return &c, fmt.Sprintf("on %d connections warmed beforehand", parallelRedemptions), tr.CloseIdleConnections
 }
 
 func checkDowngrade(ctx context.Context, a *auditor) (Outcome, string) {
@@ -429,14 +564,18 @@ func checkDowngrade(ctx context.Context, a *auditor) (Outcome, string) {
 	if code == "" {
 		switch r.kind {
 		case authRefused, authError:
-			return Pass, "the server issues no code without a challenge (" + r.describe() + "), so there is no code to downgrade"
+			return Pass, "no code to downgrade: the server issues no code without a challenge (" + r.describe() + ")"
 		}
 		return Skip, "no code for a request without a challenge: " + r.describe()
 	}
 	o, d := judgeRefusal(a.redeem(ctx, code, newVerifier()), "invalid_grant")
-	return o, "a code issued without a challenge, redeemed with a verifier: " + d
+	return o, "downgrade " + d + " (a code issued without a challenge, redeemed with a verifier)"
 }
 
+// checkDuplicateVerifier sends the correct and a wrong verifier together,
+// in both orders. A token means the server read the correct one: a Warn (a
+// front layer may read the other), a Fail only where the server checks no
+// verifier at all.
 func checkDuplicateVerifier(ctx context.Context, a *auditor) (Outcome, string) {
 	return duplicated(ctx, a, func(g grant, first bool) string {
 		right, wrong := g.verifier, newVerifier()
@@ -445,6 +584,12 @@ func checkDuplicateVerifier(ctx context.Context, a *auditor) (Outcome, string) {
 		}
 		return a.codeForm(g.code, "").Encode() + "&" +
 			url.Values{"code_verifier": {right}}.Encode() + "&" + url.Values{"code_verifier": {wrong}}.Encode()
+	}, func(t tokenResult) (Outcome, string) {
+		d := "accepted: the server " + t.describe()
+		if why := a.verifiers(ctx).bruteForce(); a.verifiers(ctx).wrongAccepted {
+			return Fail, d + "; and " + why
+		}
+		return Warn, d + ", reading the correct one of the two; RFC 6749 §3.1 says refuse, and a front layer may read the other"
 	}, "correct verifier first", "wrong verifier first")
 }
 
@@ -457,29 +602,213 @@ func checkDuplicateGrantType(ctx context.Context, a *auditor) (Outcome, string) 
 			grants = "grant_type=client_credentials&grant_type=authorization_code"
 		}
 		return grants + "&" + f.Encode()
-	}, "authorization_code first", "client_credentials first")
+	}, nil, "authorization_code first", "client_credentials first")
 }
 
 // duplicated runs two token requests with a repeated parameter, each on a
-// fresh code, and returns the worse verdict.
-func duplicated(ctx context.Context, a *auditor, body func(g grant, first bool) string, names ...string) (Outcome, string) {
+// fresh code, and returns the worse verdict. onToken grades a token; nil:
+// judgeRefusal's Fail.
+func duplicated(ctx context.Context, a *auditor, body func(g grant, first bool) string,
+	onToken func(tokenResult) (Outcome, string), names ...string) (Outcome, string) {
 	if s := a.needToken(ctx); s != "" {
 		return Skip, s
 	}
-	worst, details := Pass, ""
+	worst := Pass
+	var parts []string
 	for i, name := range names {
 		g, skip := a.freshGrant(ctx)
 		if skip != "" {
 			return Skip, skip
 		}
-		o, d := judgeRefusal(a.token(ctx, tokenCall{body: body(g, i == 0), authorization: a.clientAuth()}), "invalid_request")
-		worst = worse(worst, o)
-		if details != "" {
-			details += "; "
+		t := a.token(ctx, tokenCall{body: body(g, i == 0), authorization: a.clientAuth()})
+		o, d := judgeRefusal(t, "invalid_request")
+		if t.accepted() && onToken != nil {
+			o, d = onToken(t)
 		}
-		details += name + ": " + d
+		worst = worse(worst, o)
+		parts = append(parts, d+" ("+name+")")
 	}
-	return worst, details
+	return worst, strings.Join(parts, "; ")
+}
+
+// checkBasicUndecodable sends an Authorization header that is not valid
+// HTTP Basic. For a confidential client, whose only credentials it is, a
+// token is a Fail. A public client needs no credentials: a token without a
+// verifier is a Fail; a token for an otherwise correct request (the header
+// ignored) a Warn.
+func checkBasicUndecodable(ctx context.Context, a *auditor) (Outcome, string) {
+	const bad = "Basic !!not-base64!!"
+	if s := a.needToken(ctx); s != "" {
+		return Skip, s
+	}
+	g, skip := a.freshGrant(ctx)
+	if skip != "" {
+		return Skip, skip
+	}
+	if a.t.ClientSecret != "" {
+		c := a.formCall(a.codeForm(g.code, g.verifier))
+		c.authorization = bad
+		o, d := judgeRefusal(a.token(ctx, c), "invalid_request", "invalid_client")
+		return o, d + " (the confidential client's only credentials undecodable)"
+	}
+	c := a.formCall(a.codeForm(g.code, ""))
+	c.authorization = bad
+	o, d := judgeRefusal(a.token(ctx, c), "invalid_request", "invalid_client", "invalid_grant")
+	if o == Fail {
+		return o, d + " (an undecodable Basic header and no code_verifier)"
+	}
+	g, skip = a.freshGrant(ctx)
+	if skip != "" {
+		return o, d + " (without a verifier); the request with the correct verifier was not tried: " + skip
+	}
+	c = a.formCall(a.codeForm(g.code, g.verifier))
+	c.authorization = bad
+	t := a.token(ctx, c)
+	if t.accepted() {
+		return worse(o, Warn), "ignored: the undecodable Basic header of a public client's otherwise correct request (" + t.describe() +
+			"); RFC 6749 §2.3.1 says refuse it; without a verifier: " + d
+	}
+	o2, d2 := judgeRefusal(t, "invalid_request", "invalid_client")
+	return worse(o, o2), d2 + " (with the correct verifier); without a verifier: " + d
+}
+
+// checkClientConflict sends a body client_id that differs from the HTTP
+// Basic client: for a confidential target, Basic is the target and the
+// body names the other client; for a public target, Basic is the other
+// client and the body names the target. A token is a Fail only when it
+// went to the other client: its ID token's aud names it, or, for a public
+// target, the server authenticated the other client's Basic credentials
+// (the same request with a wrong secret is refused). A token for the
+// code's own client is a Warn.
+func checkClientConflict(ctx context.Context, a *auditor) (Outcome, string) {
+	if s := a.needToken(ctx); s != "" {
+		return Skip, s
+	}
+	g, skip := a.freshGrant(ctx)
+	if skip != "" {
+		return Skip, skip
+	}
+	id, secret := a.otherClient()
+	conflict := func(g grant, secret string) tokenCall {
+		f := a.codeForm(g.code, g.verifier)
+		if a.t.ClientSecret != "" {
+			f.Set("client_id", id)
+			return tokenCall{body: f.Encode(), authorization: a.clientAuth()}
+		}
+		f.Set("client_id", a.t.ClientID)
+		return tokenCall{body: f.Encode(), authorization: basicAuth(id, secret)}
+	}
+	t := a.token(ctx, conflict(g, secret))
+	if !t.accepted() {
+		return judgeRefusal(t, clientMismatch...)
+	}
+	d := "accepted: the server " + t.describe()
+	if aud := idTokenAudience(t); len(aud) > 0 {
+		if contains(aud, id) {
+			return Fail, d + fmt.Sprintf(", its ID token for %q, the other client, though the code was issued to %q", id, a.t.ClientID)
+		}
+		if contains(aud, a.t.ClientID) {
+			return Warn, d + fmt.Sprintf(", its ID token for %q, the code's client; RFC 6749 §2.3.1 says refuse a request naming two clients", a.t.ClientID)
+		}
+	}
+	if a.t.ClientSecret != "" {
+		return Warn, d + fmt.Sprintf(" for the authenticated HTTP Basic client %q, the code's own, ignoring the body's client_id %q; RFC 6749 §2.3.1 says refuse a request naming two clients",
+			a.t.ClientID, id)
+	}
+	g, skip = a.freshGrant(ctx)
+	if skip != "" {
+		return Warn, d + "; who got it is unknown: " + skip
+	}
+	t2 := a.token(ctx, conflict(g, bogusSecret))
+	switch {
+	case t2.accepted():
+		return Warn, d + fmt.Sprintf(" for the body's client %q, the code's own: the HTTP Basic credentials of %q are ignored (a wrong secret got a token too); RFC 6749 §2.3.1 says refuse a request naming two clients",
+			a.t.ClientID, id)
+	case t2.err == nil && t2.status >= 400 && t2.status < 500:
+		return Fail, d + fmt.Sprintf(" for %q, the other client, which it authenticated by HTTP Basic (a wrong secret is refused: %s), for a code issued to %q",
+			id, t2.describe(), a.t.ClientID)
+	}
+	return Warn, d + "; who got it is unknown: the same request with a wrong secret got " + t2.describe()
+}
+
+// idTokenAudience returns the aud of the token response's id_token, read
+// without checking its signature (only its audience matters here), or nil.
+func idTokenAudience(t tokenResult) []string {
+	raw, _ := t.obj["id_token"].(string)
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil
+	}
+	var claims struct {
+		Aud any `json:"aud"`
+	}
+	if json.Unmarshal(b, &claims) != nil {
+		return nil
+	}
+	switch v := claims.Aud.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, e := range v {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// misplaced is a check of a token request in a shape RFC 6749 forbids
+// (build puts verifier where the check tests). First without the correct
+// verifier (a wrong one if wrongFirst, else none): a token is a Fail, the
+// shape carried a request past the verifier check. Then, on another code,
+// with the correct verifier: a token is a Warn (served though misplaced),
+// a refusal a Pass. A 404 or 405 without a JSON body to a GET is a refusal.
+func misplaced(build func(a *auditor, g grant, verifier string) tokenCall, wrongFirst bool, what string, want ...string) func(context.Context, *auditor) (Outcome, string) {
+	return func(ctx context.Context, a *auditor) (Outcome, string) {
+		if s := a.needToken(ctx); s != "" {
+			return Skip, s
+		}
+		g, skip := a.freshGrant(ctx)
+		if skip != "" {
+			return Skip, skip
+		}
+		harm, without := "", "without a verifier"
+		if wrongFirst {
+			harm, without = newVerifier(), "with a wrong verifier"
+		}
+		c := build(a, g, harm)
+		o, d := judgeMisplaced(a.token(ctx, c), c.method, want)
+		if o == Fail {
+			return o, d + " (" + what + " " + without + ")"
+		}
+		g, skip = a.freshGrant(ctx)
+		if skip != "" {
+			return o, d + " (" + without + "); with the correct verifier not tried: " + skip
+		}
+		c = build(a, g, g.verifier)
+		t := a.token(ctx, c)
+		if t.accepted() {
+			return worse(o, Warn), fmt.Sprintf("served: %s with the correct verifier got a token (%s); RFC 6749 says refuse it; %s: %s", what, t.describe(), without, d)
+		}
+		o2, d2 := judgeMisplaced(t, c.method, want)
+		return worse(o, o2), fmt.Sprintf("%s (%s with the correct verifier); %s: %s", d2, what, without, d)
+	}
+}
+
+// judgeMisplaced is judgeRefusal, where a GET may be refused by a 404 or
+// 405 page too: the endpoint does not serve the method.
+func judgeMisplaced(t tokenResult, method string, want []string) (Outcome, string) {
+	if method == http.MethodGet && t.err == nil && (t.status == http.StatusNotFound || t.status == http.StatusMethodNotAllowed) && t.obj == nil {
+		return Pass, "refused: " + t.describe()
+	}
+	return judgeRefusal(t, want...)
 }
 
 func checkOversized(ctx context.Context, a *auditor) (Outcome, string) {
@@ -493,8 +822,8 @@ func checkOversized(ctx context.Context, a *auditor) (Outcome, string) {
 	body := "pkcetest_padding=" + strings.Repeat("a", paddingBytes) + "&" + a.codeForm(g.code, "").Encode()
 	t := a.token(ctx, tokenCall{body: body, authorization: a.clientAuth()})
 	if t.err != nil && !strings.HasPrefix(t.err.Error(), "no answer within") && !strings.HasPrefix(t.err.Error(), "not sent") {
-		return Warn, fmt.Sprintf("the server dropped the connection on a %d KiB body instead of answering: %v", len(body)>>10, t.err)
+		return Warn, fmt.Sprintf("connection dropped: the server dropped the connection on a %d KiB body instead of answering: %v", len(body)>>10, t.err)
 	}
 	o, d := judgeRefusal(t, "invalid_request", "invalid_grant")
-	return o, fmt.Sprintf("a %d KiB body: %s", len(body)>>10, d)
+	return o, fmt.Sprintf("%s (a %d KiB body without a verifier)", d, len(body)>>10)
 }

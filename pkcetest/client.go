@@ -49,6 +49,16 @@ type auditor struct {
 
 	baseOnce sync.Once
 	base     baseline
+
+	optOnce   sync.Once // optionalPKCE
+	optIssued bool
+	optResult authResult
+
+	postOnce sync.Once // postSkip
+	postWhy  string
+
+	probeOnce sync.Once // verifierProbe
+	probe     verifierProbe
 }
 
 // metadataDoc is one metadata document as the server served it.
@@ -160,6 +170,11 @@ type response struct {
 // send makes one request bounded by the target's timeout, reading at most
 // maxBody of the answer, following no redirect.
 func (a *auditor) send(ctx context.Context, method, rawURL string, body io.Reader, header http.Header) (*response, error) {
+	return a.sendVia(ctx, a.client, method, rawURL, body, header)
+}
+
+// sendVia is send through client c.
+func (a *auditor) sendVia(ctx context.Context, c *http.Client, method, rawURL string, body io.Reader, header http.Header) (*response, error) {
 	if n := a.timeouts.Load(); n >= maxTimeouts {
 		return nil, fmt.Errorf("not sent: %d earlier requests got no answer within %v", n, a.timeout)
 	}
@@ -172,7 +187,7 @@ func (a *auditor) send(ctx context.Context, method, rawURL string, body io.Reade
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	resp, err := a.client.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return nil, a.describeError(ctx, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 
 	"github.com/go-pkce/pkce"
@@ -14,13 +15,21 @@ import (
 )
 
 // homegrown is a minimal authorization server that knows nothing of PKCE:
-// /authorize consents at once, /token redeems any code it issued.
+// /authorize consents at once for its registered redirect URI, /token
+// redeems any code it issued.
 func homegrown(wrap func(string, http.Handler) http.Handler) *httptest.Server {
 	var mu sync.Mutex
 	codes := map[string]bool{}
 	var issuer string
 	mux := http.NewServeMux()
 	mux.Handle("/authorize", wrap("authorize", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The one registered redirect URI (RFC 6749 §3.1.2: a query the
+		// client adds is kept).
+		u, err := url.Parse(r.FormValue("redirect_uri"))
+		if err != nil || u.Scheme+"://"+u.Host+u.Path != "http://127.0.0.1:8765/callback" {
+			http.Error(w, "unregistered redirect_uri", http.StatusBadRequest)
+			return
+		}
 		code := rand.Text()
 		mu.Lock()
 		codes[code] = true

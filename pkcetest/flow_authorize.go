@@ -21,6 +21,7 @@ const (
 	authRefused                     // a 4xx page
 	authServerError                 // a 5xx page
 	authElsewhere                   // a redirect (or form_post) to another URI
+	authToken                       // an access token (implicit flow) sent to the registered redirect_uri
 	authPage                        // a 2xx page carrying neither code nor error
 	authOdd                         // anything else: a 3xx without Location, …
 )
@@ -52,8 +53,21 @@ func (r authResult) describe() string {
 		return d
 	case authRefused, authServerError:
 		return fmt.Sprintf("HTTP %d%s", r.status, r.snip)
+	case authToken:
+		return fmt.Sprintf("HTTP %d: an access token sent to the redirect_uri (in the %s)", r.status, r.via)
 	case authElsewhere:
-		return fmt.Sprintf("HTTP %d: sent the user agent to %s", r.status, oneLine(r.where.Redacted(), 120))
+		d := fmt.Sprintf("HTTP %d: sent the user agent to %s", r.status, oneLine(r.where.Redacted(), 120))
+		switch {
+		case r.params.Get("code") != "" && r.params.Get("access_token") != "":
+			d += " with a code and an access token"
+		case r.params.Get("code") != "":
+			d += " with a code"
+		case r.params.Get("access_token") != "":
+			d += " with an access token"
+		case r.params.Get("error") != "":
+			d += " with error=" + oneLine(r.params.Get("error"), 40)
+		}
+		return d
 	case authPage:
 		return fmt.Sprintf("HTTP %d: a page with neither a code nor an error (a login page? set Target.Authorize)%s", r.status, r.snip)
 	}
@@ -131,7 +145,7 @@ func (a *auditor) classify(reqURL string, res *response, err error) authResult {
 			return r
 		}
 		r.params, r.via = lu.Query(), "query"
-		if frag, ferr := url.ParseQuery(lu.Fragment); ferr == nil && (frag.Has("code") || frag.Has("error")) {
+		if frag, ferr := url.ParseQuery(lu.Fragment); ferr == nil && (frag.Has("code") || frag.Has("error") || frag.Has("access_token")) {
 			for k, v := range frag {
 				r.params[k] = append(r.params[k], v...)
 			}
@@ -171,6 +185,8 @@ func (a *auditor) settle(r *authResult, target *url.URL) {
 		r.kind = authCode
 	case r.params.Get("error") != "":
 		r.kind = authError
+	case r.params.Get("access_token") != "":
+		r.kind = authToken
 	default:
 		r.kind, r.why = authOdd, fmt.Sprintf("HTTP %d: sent to the redirect_uri with neither code nor error", r.status)
 	}
@@ -315,30 +331,96 @@ func (a *auditor) needToken(ctx context.Context) string {
 
 // judgeAuthorizeRefusal grades an authorization response that must be a
 // refusal: a 4xx page, or an OAuth error sent to the registered
-// redirect_uri (RFC 6749 §4.1.2.1). A code, a 5xx, no answer or a redirect
-// to any other URI is a Fail.
+// redirect_uri (RFC 6749 §4.1.2.1). A 5xx, no answer, or a code or token
+// sent to the unregistered redirect_uri is a Fail; an error sent there a
+// Warn (an open redirector). A code at the registered redirect_uri is
+// graded here as a Fail only by callers that cannot redeem it: the others
+// call judgeIssued, which does.
 func (a *auditor) judgeAuthorizeRefusal(r authResult) (Outcome, string) {
 	switch r.kind {
 	case authRefused:
 		return Pass, "refused: " + r.describe()
 	case authError:
 		if e := r.params.Get("error"); e != "invalid_request" {
-			return Warn, "refused: " + r.describe() + "; but RFC 7636 §4.4.1 says invalid_request"
+			return Warn, "refused with another error: " + r.describe() + "; RFC 7636 §4.4.1 says invalid_request"
 		}
 		return Pass, "refused: " + r.describe()
 	case authCode:
-		return Fail, "the server issued a code: " + r.describe()
+		return Fail, "code issued: " + r.describe()
 	case authServerError:
-		return Fail, "a server error instead of a refusal: " + r.describe()
+		return Fail, "server error instead of a refusal: " + r.describe()
 	case authElsewhere:
 		if sameEndpoint(r.where, a.attacker) {
-			return Fail, "the server redirected to the unregistered redirect_uri: " + r.describe()
+			if r.params.Get("code") != "" || r.params.Get("access_token") != "" {
+				return Fail, "code sent to the unregistered redirect_uri: " + r.describe()
+			}
+			return Warn, "redirected to the unregistered redirect_uri (an open redirector, RFC 6749 §4.1.2.1): " + r.describe()
 		}
 		return Skip, "cannot tell: " + r.describe()
-	case authPage:
+	case authPage, authOdd, authToken:
 		return Skip, "cannot tell: " + r.describe()
 	}
-	return Fail, r.describe()
+	return Fail, "no answer: " + r.describe()
+}
+
+// judgeIssued grades a code r the server issued to an authorization
+// request it should have refused (a malformed challenge, an unknown
+// method, a duplicated parameter). The code is no harm in itself, so the
+// check redeems it with a verifier that does not hash to any challenge the
+// request carried: a token is a Fail (the server does not really check), as
+// is a 5xx or no answer. Otherwise again sends the same request for a
+// second code, which is redeemed with intended, the verifier the client
+// that made the mistake holds: a token is a Warn (the server normalised the
+// challenge and checks it: the client learns late that its request was
+// wrong), no token a Warn too (the code is unusable).
+func (a *auditor) judgeIssued(ctx context.Context, r authResult, again func() authResult, intended string) (Outcome, string) {
+	issued := "code issued (" + r.describe() + ")"
+	t := a.redeem(ctx, r.params.Get("code"), newVerifier())
+	switch {
+	case t.accepted():
+		return Fail, issued + ", and a verifier that does not hash to the challenge got a token (" + t.describe() +
+			"): the server does not check this code's verifier"
+	case t.err != nil || t.status >= 500:
+		return Fail, issued + ", and a wrong verifier for it got no usable answer: " + t.describe()
+	}
+	issued += ", a wrong verifier refused (" + t.describe() + ")"
+	r2 := again()
+	if r2.kind != authCode {
+		return Warn, issued + "; the same request again got no code (" + r2.describe() + "); RFC 7636 §4.4.1 says refuse it at once"
+	}
+	if ok, why := a.redeem(ctx, r2.params.Get("code"), intended).issuedToken(); !ok {
+		return Warn, issued + "; the code is unusable: the verifier the challenge came from was refused too (" + why +
+			"), so the client learns only at the token endpoint; RFC 7636 §4.4.1 says refuse at authorize"
+	}
+	return Warn, issued + "; the verifier the challenge came from redeemed another such code: the server normalises the challenge and checks it, " +
+		"but RFC 7636 §4.4.1 says refuse at authorize"
+}
+
+// optionalPKCE reports whether an authorization request without a
+// challenge gets a code (PKCE is optional for the client), and what it got.
+// The answer is read once per audit.
+func (a *auditor) optionalPKCE(ctx context.Context) (bool, authResult) {
+	a.optOnce.Do(func() {
+		code, r := a.mint(ctx, "", "")
+		a.optIssued, a.optResult = code != "", r
+	})
+	return a.optIssued, a.optResult
+}
+
+// postSkip returns why POST authorization requests prove nothing: a valid
+// one (S256, parameters in the form body) got no code. "" when it did. The
+// preflight is sent once per audit.
+func (a *auditor) postSkip(ctx context.Context) string {
+	a.postOnce.Do(func() {
+		p := a.authParams()
+		p.Set("code_challenge", s256(newVerifier()))
+		p.Set("code_challenge_method", "S256")
+		if r := a.authorizePOST(ctx, nil, p.Encode()); r.kind != authCode {
+			a.postWhy = "POST to the authorization endpoint is not supported: a valid POST authorization request got no code (" +
+				r.describe() + "), so a refusal of a malformed one proves nothing"
+		}
+	})
+	return a.postWhy
 }
 
 func hasNoStore(h http.Header) bool {

@@ -14,8 +14,9 @@ type tokenCall struct {
 	method        string // "": POST
 	query         string // raw query string
 	body          string
-	contentType   string // "": form-urlencoded when there is a body; "-": none
-	authorization string // Authorization header, "" for none
+	contentType   string       // "": form-urlencoded when there is a body; "-": none
+	authorization string       // Authorization header, "" for none
+	client        *http.Client // nil: the audit's client
 }
 
 // tokenResult is a token endpoint's answer.
@@ -51,12 +52,16 @@ func (a *auditor) token(ctx context.Context, c tokenCall) tokenResult {
 	if c.body != "" {
 		body = strings.NewReader(c.body)
 	}
+	client := c.client
+	if client == nil {
+		client = a.client
+	}
 	var res *response
 	var err error
 	if body != nil {
-		res, err = a.send(ctx, c.method, withQuery(a.tokenEndpoint, c.query), body, h)
+		res, err = a.sendVia(ctx, client, c.method, withQuery(a.tokenEndpoint, c.query), body, h)
 	} else {
-		res, err = a.send(ctx, c.method, withQuery(a.tokenEndpoint, c.query), nil, h)
+		res, err = a.sendVia(ctx, client, c.method, withQuery(a.tokenEndpoint, c.query), nil, h)
 	}
 	if err != nil {
 		return tokenResult{err: err}
@@ -154,16 +159,16 @@ func (t tokenResult) describe() string {
 func judgeRefusal(t tokenResult, want ...string) (Outcome, string) {
 	switch {
 	case t.err != nil:
-		return Fail, t.err.Error()
+		return Fail, "no answer: " + t.err.Error()
 	case t.accepted():
-		return Fail, "the server " + t.describe()
+		return Fail, "accepted: the server " + t.describe()
 	case t.status >= 500:
-		return Fail, fmt.Sprintf("a server error instead of an OAuth refusal: %s", t.describe())
+		return Fail, fmt.Sprintf("server error instead of an OAuth refusal: %s", t.describe())
 	}
 	d := "refused: " + t.describe()
 	code, _ := t.obj["error"].(string)
 	if t.obj == nil || code == "" {
-		return Warn, d + "; but the body is not RFC 6749 §5.2 JSON with an error member"
+		return Warn, "refused, not as JSON: " + t.describe() + "; the body is not RFC 6749 §5.2 JSON with an error member"
 	}
 	var problems []string
 	if !contains(want, code) {
@@ -179,7 +184,61 @@ func judgeRefusal(t tokenResult, want ...string) (Outcome, string) {
 		problems = append(problems, "there is no error_description saying what to fix")
 	}
 	if len(problems) > 0 {
-		return Warn, d + "; but " + strings.Join(problems, ", ")
+		return Warn, "refused in the wrong shape: " + t.describe() + "; " + strings.Join(problems, ", ")
 	}
 	return Pass, d
+}
+
+// verifierProbe is how the server treats verifiers, found once per audit on
+// codes of its own: the evidence that turns an accepted malformed verifier
+// or a code that survives a failed attempt into harm.
+type verifierProbe struct {
+	why           string // the probe could not run: why; "" when it ran
+	wrongAccepted bool   // a wrong verifier got a token: no verifier is checked
+	survives      bool   // after a wrong verifier, the correct one still got a token
+	shortAccepted bool   // an 8-character verifier whose hash is the challenge got a token
+}
+
+// probeShortLength is the length of the short verifier of the probe: far
+// below RFC 7636's 43, within reach of a brute force.
+const probeShortLength = 8
+
+// verifiers runs the verifier probe once per audit.
+func (a *auditor) verifiers(ctx context.Context) verifierProbe {
+	a.probeOnce.Do(func() {
+		p := &a.probe
+		if s := a.needToken(ctx); s != "" {
+			p.why = s
+			return
+		}
+		g, skip := a.freshGrant(ctx)
+		if skip != "" {
+			p.why = skip
+			return
+		}
+		if a.redeem(ctx, g.code, newVerifier()).accepted() {
+			p.wrongAccepted = true
+			return
+		}
+		p.survives, _ = a.redeem(ctx, g.code, g.verifier).issuedToken()
+		short := newVerifier()[:probeShortLength]
+		if code, _ := a.mint(ctx, s256(short), "S256"); code != "" {
+			p.shortAccepted, _ = a.redeem(ctx, code, short).issuedToken()
+		}
+	})
+	return a.probe
+}
+
+// bruteForce says why verifiers can be guessed on this server, "" when
+// the probe showed they cannot: no verifier is checked, or a code survives
+// failed attempts and short verifiers are accepted.
+func (p verifierProbe) bruteForce() string {
+	switch {
+	case p.wrongAccepted:
+		return "a wrong verifier gets a token, so no verifier is checked (see token.verifier-wrong)"
+	case p.survives && p.shortAccepted:
+		return fmt.Sprintf("a code survives a failed attempt and a %d-character verifier is accepted: an attacker holding a code can try verifiers until one matches",
+			probeShortLength)
+	}
+	return ""
 }

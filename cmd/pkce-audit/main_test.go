@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-pkce/pkce"
 )
@@ -37,6 +39,12 @@ func newServer(t *testing.T, wrap func(name string, h http.Handler) http.Handler
 	}
 	var issuer string
 	authorize := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The one registered redirect URI; a query the client adds is
+		// kept (RFC 6749 §3.1.2).
+		if u, err := url.Parse(r.FormValue("redirect_uri")); err != nil || u.Scheme+"://"+u.Host+u.Path != "http://127.0.0.1:9/cb" {
+			http.Error(w, "unregistered redirect_uri", http.StatusBadRequest)
+			return
+		}
 		code := random()
 		mu.Lock()
 		codes[code] = true
@@ -111,7 +119,7 @@ func runAudit(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errOut.String()
 }
 
-var summaryLine = regexp.MustCompile(`(?m)^(\d+) checks: (\d+) pass, (\d+) fail, (\d+) warn, (\d+) skip$`)
+var summaryLine = regexp.MustCompile(`(?m)^(\d+) checks: (\d+) fail, (\d+) warn, (\d+) pass, (\d+) skip, (\d+) info(; failing: ([a-z0-9.-]+(, )?)+)?$`)
 
 func TestUsage(t *testing.T) {
 	tests := []struct {
@@ -140,8 +148,22 @@ func TestUsage(t *testing.T) {
 			}
 		})
 	}
-	if code, _, stderr := runAudit(t, "-h"); code != 0 || !strings.Contains(stderr, "usage: pkce-audit") {
+	code, _, stderr := runAudit(t, "-h")
+	if code != 0 || !strings.Contains(stderr, "usage: pkce-audit") {
 		t.Errorf("-h: exit %d, stderr %q", code, stderr)
+	}
+	// The synopsis names every flag, and the severity rule is stated.
+	synopsis, _, _ := strings.Cut(stderr, "\n\n")
+	for _, f := range []string{"-issuer", "-client-id", "-client-secret", "-redirect-uri", "-cookie", "-other-client-id",
+		"-other-client-secret", "-scope", "-timeout", "-json", "-v", "-checks"} {
+		if !strings.Contains(synopsis+" ", " ["+f+" ") && !strings.Contains(synopsis+" ", " "+f+" ") && !strings.Contains(synopsis, "["+f+"]") {
+			t.Errorf("-h synopsis lacks %s:\n%s", f, synopsis)
+		}
+	}
+	for _, w := range []string{"fail  the check demonstrated harm", "warn  a deviation", "skip  a precondition", "info  a client's duty"} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("-h lacks %q", w)
+		}
 	}
 }
 
@@ -159,13 +181,23 @@ func TestTableAgainstUnprotectedServer(t *testing.T) {
 	if m == nil {
 		t.Fatalf("last line %q is not the summary", lines[len(lines)-1])
 	}
-	if m[3] == "0" {
-		t.Errorf("summary %q reports no fail", m[0])
+	if m[2] == "0" || !strings.Contains(m[0], "; failing: ") || !strings.Contains(m[0], "token.verifier-wrong") {
+		t.Errorf("summary %q reports no fail, or does not name the failing checks", m[0])
+	}
+	// Rows fit 120 columns; -v prints them in full.
+	for _, l := range lines {
+		if n := utf8.RuneCountInString(l); n > 120 && l != lines[len(lines)-1] {
+			t.Errorf("a row of %d columns: %q", n, l)
+		}
+	}
+	_, full, _ := runAudit(t, "-v", "-issuer", srv.URL, "-client-id", "app", "-redirect-uri", "http://127.0.0.1:9/cb")
+	if len(full) <= len(stdout) || strings.Contains(full, "…\n") {
+		t.Errorf("-v printed %d bytes, the cut table %d: want every detail in full", len(full), len(stdout))
 	}
 	if got := len(lines) - 2; got != len(pkceChecks(t)) {
 		t.Errorf("%d result lines, want one per check (%d)", got, len(pkceChecks(t)))
 	}
-	row := regexp.MustCompile(`(?m)^token\.retry-wrong-then-none +fail +the first request, with a wrong verifier, already got through`)
+	row := regexp.MustCompile(`(?m)^token\.retry-wrong-then-none +fail +accepted a wrong verifier already`)
 	if !row.MatchString(stdout) {
 		t.Errorf("no failing row for token.retry-wrong-then-none:\n%s", stdout)
 	}
@@ -186,9 +218,9 @@ func TestJSONAgainstUnprotectedServer(t *testing.T) {
 		switch r["outcome"] {
 		case "fail":
 			fails++
-		case "pass", "warn", "skip":
+		case "pass", "warn", "skip", "info":
 		default:
-			t.Errorf("outcome %q is not one of pass, fail, warn, skip", r["outcome"])
+			t.Errorf("outcome %q is not one of pass, fail, warn, skip, info", r["outcome"])
 		}
 		if r["id"] == "" || r["title"] == "" || r["rule"] == "" || r["detail"] == "" {
 			t.Errorf("incomplete result %v", r)
@@ -209,23 +241,40 @@ func TestWrappedServerPasses(t *testing.T) {
 		t.Fatalf("exit status %d, want 0\n%s%s", code, stdout, stderr)
 	}
 	m := summaryLine.FindStringSubmatch(stdout)
-	if m == nil || m[3] != "0" || m[2] == "0" {
-		t.Errorf("summary %v, want passes and no fail", m)
+	if m == nil || m[2] != "0" || m[3] != "0" || m[4] == "0" {
+		t.Errorf("summary %v, want passes and no fail or warn", m)
 	}
 }
 
 // A server with a login page in front of /authorize: without the session
-// cookie the audit gets no code and fails; with -cookie it passes.
+// cookie the audit stops at once with exit status 2 and one line naming
+// the login page and -cookie; with -cookie it passes.
 func TestCookie(t *testing.T) {
 	srv := newServer(t, middleware(t), "logged-in")
 	args := []string{"-json", "-issuer", srv.URL, "-client-id", "app", "-redirect-uri", "http://127.0.0.1:9/cb"}
-	code, stdout, _ := runAudit(t, args...)
-	if code != 1 || !strings.Contains(stdout, "/login") {
-		t.Errorf("without the cookie: exit %d, want 1 and a detail naming /login:\n%s", code, stdout)
+	code, stdout, stderr := runAudit(t, args...)
+	if code != 2 || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "/login") || !strings.Contains(stderr, "-cookie") {
+		t.Errorf("without the cookie: exit %d, stdout %q, stderr %q; want 2, nothing, and one line naming /login and -cookie", code, stdout, stderr)
 	}
-	code, stdout, stderr := runAudit(t, append(args, "-cookie", "session=logged-in")...)
+	code, stdout, stderr = runAudit(t, append(args, "-cookie", "session=logged-in")...)
 	if code != 0 {
 		t.Errorf("with -cookie: exit %d, want 0:\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+// -checks lists every check with the evidence that makes it fail.
+func TestListChecks(t *testing.T) {
+	code, stdout, _ := runAudit(t, "-checks")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, id := range []string{"token.verifier-wrong", "token.parallel", "hygiene.constant-challenge"} {
+		if !strings.Contains(stdout, id+"\n") {
+			t.Errorf("-checks lacks %s", id)
+		}
+	}
+	if n, want := strings.Count(stdout, "\n    fail: "), strings.Count(stdout, "\n    rule: "); n != want || n < 60 {
+		t.Errorf("%d fail lines for %d checks", n, want)
 	}
 }
 
@@ -276,7 +325,8 @@ func TestAgainstDemo(t *testing.T) {
 		wantExit int
 		want     map[string]string
 	}{
-		{"wrapped", nil, 0, map[string]string{redirectQuery: "pass", codeParam: "pass", retryBadAuth: "pass"}},
+		{"wrapped", nil, 0, map[string]string{redirectQuery: "pass", codeParam: "pass", retryBadAuth: "pass",
+			"authorize.unregistered-redirect": "pass", "hygiene.constant-challenge": "info"}},
 		// The bare demo has no PKCE: a stolen code is redeemed with any
 		// verifier; it burns no code on a refused client authentication.
 		{"unprotected", []string{"-unprotected"}, 1, map[string]string{redirectQuery: "fail", codeParam: "fail", retryBadAuth: "pass"}},
@@ -303,6 +353,10 @@ func TestAgainstDemo(t *testing.T) {
 			for _, r := range results {
 				if r["outcome"] == "fail" {
 					fails = append(fails, r["id"]+": "+r["detail"])
+				}
+				// Issue 9: the wrapped demo gets no fail and no warn.
+				if tc.wantExit == 0 && r["outcome"] == "warn" {
+					t.Errorf("%s: warn against the wrapped demo: %s", r["id"], r["detail"])
 				}
 				if want, ok := tc.want[r["id"]]; ok && r["outcome"] != want {
 					t.Errorf("%s: %s (%s), want %s", r["id"], r["outcome"], r["detail"], want)
