@@ -69,12 +69,15 @@ func checkRebindEcho(shape echoShape) func(context.Context, *auditor) (Outcome, 
 		echo := a.echoRequest(ctx, shape, victim.code, attacker)
 		stolen := a.redeem(ctx, victim.code, attacker)
 		if stolen.accepted() {
-			return Fail, fmt.Sprintf("%s; then the victim's code, issued for the victim's challenge, was redeemed with the attacker's verifier (the server %s): "+
+			return Fail, fmt.Sprintf("stolen code redeemed: %s; then the victim's code, issued for the victim's challenge, was redeemed with the attacker's verifier (the server %s): "+
 				"a stolen code was rebound to the attacker's challenge (or the server checks no verifier: see token.verifier-wrong)",
 				describeEcho(echo, victim.code), stolen.describe())
 		}
 		o, d := judgeRefusal(stolen, "invalid_grant")
 		detail := fmt.Sprintf("%s; the victim's code with the attacker's verifier: %s", describeEcho(echo, victim.code), d)
+		if o == Pass {
+			detail = "stolen code not redeemed: " + detail
+		}
 
 		second, skip := a.freshGrant(ctx)
 		if skip != "" {
@@ -82,7 +85,7 @@ func checkRebindEcho(shape echoShape) func(context.Context, *auditor) (Outcome, 
 		}
 		echo = a.echoRequest(ctx, shape, second.code, newVerifier())
 		if ok, why := a.redeem(ctx, second.code, second.verifier).issuedToken(); !ok {
-			return worse(o, Warn), fmt.Sprintf("%s; but after the same echo of another victim code (%s) the victim's own verifier no longer redeemed it (%s): "+
+			return worse(o, Warn), fmt.Sprintf("victim locked out: %s; but after the same echo of another victim code (%s) the victim's own verifier no longer redeemed it (%s): "+
 				"the attacker's request changed the binding of a code it was not issued (rebound or burned it)",
 				detail, shortEcho(echo, second.code), why)
 		}

@@ -239,7 +239,7 @@ func refuseMalformed(verifier func() string) func(context.Context, *auditor) (Ou
 		if !t.accepted() {
 			return judgeRefusal(t, "invalid_grant", "invalid_request")
 		}
-		d := "accepted: the malformed verifier got a token (" + t.describe() + "); RFC 7636 §4.1 says refuse it"
+		d := "accepted: the malformed verifier got a token (HTTP " + fmt.Sprint(t.status) + "); RFC 7636 §4.1 says refuse it"
 		p := a.verifiers(ctx)
 		switch why := p.bruteForce(); {
 		case why != "":
@@ -256,9 +256,9 @@ func refuseMalformed(verifier func() string) func(context.Context, *auditor) (Ou
 func checkTokenValid(ctx context.Context, a *auditor) (Outcome, string) {
 	b := a.baseline(ctx)
 	if !b.tokOK {
-		return Fail, "the correct exchange got no token: " + b.tokWhy
+		return Fail, "no token for the correct exchange: " + b.tokWhy
 	}
-	return Pass, b.tokWhy
+	return Pass, "token issued: " + b.tokWhy
 }
 
 func checkBasicEncoded(ctx context.Context, a *auditor) (Outcome, string) {
@@ -306,9 +306,9 @@ func checkVector(ctx context.Context, a *auditor) (Outcome, string) {
 		return Skip, "no code for the RFC 7636 Appendix B challenge: " + r.describe()
 	}
 	if ok, why := a.redeem(ctx, code, rfc7636Verifier).issuedToken(); !ok {
-		return Fail, "the Appendix B verifier did not redeem its challenge, so the server computes S256 differently: " + why
+		return Fail, "no token for the Appendix B verifier: the server computes S256 differently: " + why
 	}
-	return Pass, "the Appendix B verifier redeemed its challenge"
+	return Pass, "token issued for the Appendix B verifier"
 }
 
 // checkRetry sends a wrong verifier, then retries the same code without a
@@ -396,11 +396,11 @@ func checkRetryBadAuth(ctx context.Context, a *auditor) (Outcome, string) {
 		return Skip, fmt.Sprintf("%s was not refused with a 4xx (%s), so there is no refusal to recover from", what, first.describe())
 	}
 	if ok, why := a.redeem(ctx, g.code, g.verifier).issuedToken(); !ok {
-		return Warn, fmt.Sprintf("%s was refused (%s), then the correct request for the same code got no token (%s): "+
+		return Warn, fmt.Sprintf("code lost to a refusal: %s was refused (%s), then the correct request for the same code got no token (%s): "+
 			"the refusal cost the code, so clients that retry with another authentication method "+
 			"(golang.org/x/oauth2's default AuthStyle) cannot log in", what, first.describe(), why)
 	}
-	return Pass, fmt.Sprintf("%s was refused (%s); the correct request for the same code then got a token", what, first.describe())
+	return Pass, fmt.Sprintf("code kept: %s was refused (%s); the correct request for the same code then got a token", what, first.describe())
 }
 
 func checkReplay(ctx context.Context, a *auditor) (Outcome, string) {

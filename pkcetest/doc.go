@@ -27,8 +27,9 @@
 //     and advertise plain if and only if the server accepts it;
 //   - authorize: malformed challenges and methods, duplicated parameters and
 //     a missing challenge are refused with a 4xx (or an OAuth error sent to
-//     the registered redirect_uri), never a 5xx, and never a redirect to an
-//     unregistered redirect_uri;
+//     the registered redirect_uri), never a 5xx; no code goes to an
+//     unregistered redirect_uri (another path, another scheme, a look-alike
+//     host); the implicit flow issues no access token;
 //   - token: missing, blank, wrong and malformed verifiers, retries after a
 //     failure, replays, concurrent redemptions, the downgrade attack,
 //     another client redeeming the code, duplicated and smuggled
@@ -43,7 +44,8 @@
 //     client authentication does not cost the code, so the correct retry
 //     still gets a token (token.retry-bad-auth-then-correct, a warn when
 //     it does not: golang.org/x/oauth2's default AuthStyle retries so);
-//   - hygiene: a reused challenge, an exposed challenge, state, caching.
+//   - hygiene: a reused challenge (info), an exposed challenge, state,
+//     caching.
 //
 // A refusal proves nothing if the server refuses everything, so each
 // refusal check first needs the baseline (a valid S256 flow) to work, and is
@@ -52,17 +54,48 @@
 //
 // # Outcomes
 //
-// [Fail] is a bypass, a 5xx, or no answer; [Warn] is a refusal in the wrong
-// shape (another error code, no Cache-Control: no-store, no
-// error_description) or a weakness that is not a bypass; [Skip] says why a
-// check could not run.
+// One severity rule holds for every check, and each check's
+// [Check.FailWhen] says what evidence makes it fail:
+//
+//   - [Fail]: the check demonstrated harm: a token issued where PKCE should
+//     have stopped it (a wrong, missing, malformed or foreign verifier, a
+//     downgrade, a replay or a second concurrent redemption, a code
+//     redeemable without a verifier after a failed attempt, a stolen code
+//     rebound through an echo), a code or token sent to a redirect URI that
+//     is not registered, a 5xx (or no answer) to a client's malformed
+//     input, or metadata that makes conforming PKCE clients refuse the
+//     server;
+//   - [Warn]: a deviation from RFC 7636, RFC 9700 or RFC 6749 that the check
+//     could not turn into harm: a malformed challenge accepted while its
+//     code stays checked, a code that survives a failed attempt while
+//     verifiers are enforced, a correct verifier in the wrong place, a
+//     duplicated parameter read consistently, a refusal in the wrong shape;
+//   - [Skip]: a precondition is not met, and the detail says which (POST to
+//     the authorization endpoint not supported, no confidential client, an
+//     OAuth-only server without an OpenID document);
+//   - [Info]: a client's duty the server need not enforce (a fresh verifier
+//     per request, RFC 7636 §7.1).
+//
+// Where a malformed request gets through, the check goes on until it can
+// tell harm from deviation: a code issued for a malformed challenge is
+// redeemed with a verifier that does not hash to it; an accepted malformed
+// verifier is weighed against a probe of whether verifiers can be guessed
+// (a code surviving a failed attempt while 8-character verifiers are
+// accepted). Each detail starts with what happened.
+//
+// When the first authorization request, a valid one, lands on a login or
+// consent page instead of getting a code, [Audit] stops at once with a
+// *[LoginRequiredError] rather than skip every check.
 //
 // # Safety of the audit itself
 //
 // The audit is a client of a server it does not trust. Every request has a
 // timeout ([Target.Timeout]); no redirect is followed; bodies are read up to
 // 1 MiB; after three unanswered requests no more are sent; the concurrent
-// check uses a fixed 8 requests. Nothing is sent anywhere but the issuer's
+// check (token.parallel) races 8 requests per code for up to 30 codes
+// within 5 seconds, on 8 connections it opens and warms first. The
+// destructive checks, token.replay and token.parallel, run last: a correct
+// server may revoke the grant of a replayed code (RFC 6749 §4.1.2). Nothing is sent anywhere but the issuer's
 // host (or endpoints named in the Target): redirects to the client's
 // redirect_uri are read, never followed.
 //
@@ -71,6 +104,7 @@
 // The server must issue a code to a plain GET of the authorization URL (it
 // consents at once, or the [Target.Client] carries a logged-in session's
 // cookies), or [Target.Authorize] must drive its login and consent pages.
-// The audit sends about 110 requests and mints about 50 codes; run it
-// against a test or staging deployment.
+// The audit sends about 400 requests and mints about 110 codes (most of
+// them raced by token.parallel); run it against a test or staging
+// deployment.
 package pkcetest
