@@ -586,8 +586,8 @@ func checkDuplicateVerifier(ctx context.Context, a *auditor) (Outcome, string) {
 			url.Values{"code_verifier": {right}}.Encode() + "&" + url.Values{"code_verifier": {wrong}}.Encode()
 	}, func(t tokenResult) (Outcome, string) {
 		d := "accepted: the server " + t.describe()
-		if why := a.verifiers(ctx).bruteForce(); a.verifiers(ctx).wrongAccepted {
-			return Fail, d + "; and " + why
+		if p := a.verifiers(ctx); p.wrongAccepted {
+			return Fail, d + "; and " + p.bruteForce()
 		}
 		return Warn, d + ", reading the correct one of the two; RFC 6749 §3.1 says refuse, and a front layer may read the other"
 	}, "correct verifier first", "wrong verifier first")
