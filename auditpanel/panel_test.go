@@ -79,17 +79,13 @@ func quietAudit(t *testing.T, target pkcetest.Target) map[string]pkcetest.Result
 }
 
 // verdicts is what the panel pins of one server. The fail set is exact:
-// a check failing that is in neither flaws nor falseFails is a false fail
-// or a new flaw, either worth a look; so is the skip set (a skip is a
-// check that proved nothing).
+// a check failing that is not in flaws is a false fail or a new flaw,
+// either worth a look; so is the skip set (a skip is a check that proved
+// nothing).
 type verdicts struct {
 	// flaws are the server's real flaws: checks that must fail, each with
 	// the harm it demonstrates (issue 9's severity rule).
 	flaws map[string]string
-	// falseFails are deviations issue 9 lists as no harm that the audit
-	// still calls fail; each names the issue 9 item that changes it. When
-	// pkcetest's verdict changes, the entry moves to outcomes.
-	falseFails map[string]string
 	// skips is every check that must skip, with the precondition missing.
 	skips map[string]string
 	// outcomes pins single checks to pass, warn or info.
@@ -104,7 +100,7 @@ type verdicts struct {
 // pin checks results against v.
 func pin(t *testing.T, results map[string]pkcetest.Result, v verdicts) {
 	t.Helper()
-	for _, id := range slices.Concat(keys(v.flaws), keys(v.falseFails), keys(v.skips), keys(v.outcomes), v.notFail, keys(v.unpinned)) {
+	for _, id := range slices.Concat(keys(v.flaws), keys(v.skips), keys(v.outcomes), v.notFail, keys(v.unpinned)) {
 		if _, ok := results[id]; !ok {
 			t.Errorf("%s: no such check in the catalogue (renamed?)", id)
 		}
@@ -114,15 +110,12 @@ func pin(t *testing.T, results map[string]pkcetest.Result, v verdicts) {
 			continue
 		}
 		_, flaw := v.flaws[id]
-		_, falseFail := v.falseFails[id]
 		_, skip := v.skips[id]
 		switch {
-		case r.Outcome == pkcetest.Fail && !flaw && !falseFail:
+		case r.Outcome == pkcetest.Fail && !flaw:
 			t.Errorf("%s: fail, not pinned as a flaw of this server: %s", id, r.Detail)
 		case r.Outcome != pkcetest.Fail && flaw:
 			t.Errorf("%s: %s, want fail (%s): %s", id, r.Outcome, v.flaws[id], r.Detail)
-		case r.Outcome != pkcetest.Fail && falseFail:
-			t.Errorf("%s: %s, pinned as fail (%s): the verdict changed, update the pin: %s", id, r.Outcome, v.falseFails[id], r.Detail)
 		case r.Outcome == pkcetest.Skip && !skip:
 			t.Errorf("%s: skip, not pinned as a skip on this server: %s", id, r.Detail)
 		case r.Outcome != pkcetest.Skip && skip:
@@ -188,27 +181,7 @@ func serveMetadata(m metadata) http.HandlerFunc {
 	}
 }
 
-// Why the audit's fails on real servers that issue 9 says are no harm are
-// pinned as fails for now: the issue 9 item that changes each verdict.
-const (
-	pendingChallengeShape = "issue 9: a malformed S256 challenge is judged by redeeming the code; the code is unusable here, so warn"
-	pendingNoPKCE         = "issue 9: the same verdict as authorize.no-challenge when the server treats it as no PKCE"
-	pendingDuplicate      = "issue 9 severity rule: a code issued to a duplicated parameter is no harm shown; a duplicated parameter read consistently is warn"
-	pendingBasic          = "issue 9: an undecodable Basic header ignored for a public client is warn"
-	pendingVerifierShape  = "issue 9: a malformed verifier accepted by a server that burns the code on the first try is warn"
-	pendingVerifierQuery  = "issue 9: a correct verifier accepted in the query is warn"
-)
-
-// pendingChallenges maps authorize.challenge-ID, for each ID, to
-// pendingChallengeShape.
-func pendingChallenges(ids ...string) map[string]string {
-	m := map[string]string{}
-	for _, id := range ids {
-		m["authorize.challenge-"+id] = pendingChallengeShape
-	}
-	return m
-}
-
+// merge returns the union of ms; later maps win.
 func merge(ms ...map[string]string) map[string]string {
 	out := map[string]string{}
 	for _, m := range ms {
@@ -223,12 +196,11 @@ func merge(ms ...map[string]string) map[string]string {
 // both pin one check.
 func combine(base, more verdicts) verdicts {
 	out := verdicts{
-		flaws:      merge(base.flaws, more.flaws),
-		falseFails: merge(base.falseFails, more.falseFails),
-		skips:      merge(base.skips, more.skips),
-		outcomes:   map[string]pkcetest.Outcome{},
-		notFail:    slices.Concat(base.notFail, more.notFail),
-		unpinned:   merge(base.unpinned, more.unpinned),
+		flaws:    merge(base.flaws, more.flaws),
+		skips:    merge(base.skips, more.skips),
+		outcomes: map[string]pkcetest.Outcome{},
+		notFail:  slices.Concat(base.notFail, more.notFail),
+		unpinned: merge(base.unpinned, more.unpinned),
 	}
 	for _, m := range []map[string]pkcetest.Outcome{base.outcomes, more.outcomes} {
 		for k, v := range m {

@@ -17,10 +17,10 @@ import (
 // Bounds of the race measurements, so the panel stays quick on a shared
 // two-core machine.
 const (
-	raceCodes    = 100              // codes raced directly, at most
-	raceRedeems  = 8                // concurrent redemptions of each code
-	raceAudits   = 10               // whole audits, at most
-	raceDuration = 15 * time.Second // per measurement, at most
+	raceCodes    = 100             // codes raced directly, at most
+	raceRedeems  = 8               // concurrent redemptions of each code
+	raceAudits   = 10              // whole audits, at most
+	raceDuration = 6 * time.Second // per measurement, at most
 )
 
 // TestRaceDetection measures, without pinning it, how often two concurrent
