@@ -7,7 +7,7 @@
 MODULES := $(sort $(dir $(shell find . -name go.mod -not -path './.git/*')))
 FUZZTIME ?= 10s
 
-.PHONY: test vet fmt demo fuzz bench redis check-install
+.PHONY: test vet fmt demo fuzz bench bench-once perf redis check-install
 
 test: redis
 	@set -e; for m in $(MODULES); do \
@@ -53,3 +53,15 @@ fuzz:
 
 bench:
 	go test -run '^$$' -bench . -benchmem .
+
+# Every benchmark of every module compiled and run once (CI): a benchmark
+# that no longer builds or fails its own checks is caught, without timing.
+bench-once: redis
+	@set -e; for m in $(MODULES); do \
+		echo "== go test -bench . -benchtime 1x $$m"; \
+		(cd $$m && GOWORK=off go test -run '^$$' -bench . -benchtime 1x ./...); \
+	done
+
+# The figures of docs/performance.md, regenerated (bench/perf.sh).
+perf:
+	@bash bench/perf.sh
