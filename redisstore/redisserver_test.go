@@ -38,12 +38,18 @@ type redisServer struct {
 // except under CI=true, where that is a failure.
 func startRedis(tb testing.TB, args ...string) *redisServer {
 	tb.Helper()
+	return startRedisOn(tb, freePort, args...)
+}
+
+// startRedisOn is startRedis on a port that pick chooses.
+func startRedisOn(tb testing.TB, pick func(testing.TB) int, args ...string) *redisServer {
+	tb.Helper()
 	bin := findRedisServer(tb)
 	s := &redisServer{tb: tb, bin: bin, dir: tb.TempDir(), args: args}
 	tb.Cleanup(s.stop)
 	var err error
 	for range 5 { // another process may grab the free port first
-		s.port = freePort(tb)
+		s.port = pick(tb)
 		if err = s.start(); err == nil {
 			return s
 		}
@@ -166,6 +172,28 @@ func (s *redisServer) Kill() {
 	s.cmd.Process.Signal(syscall.SIGCONT) // a stopped process dies only once resumed
 	s.cmd.Process.Kill()
 	<-s.exited
+}
+
+// resumeQuietly sends SIGCONT to the server if it is running, as a
+// cleanup does whatever state the test left it in.
+func (s *redisServer) resumeQuietly() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		s.cmd.Process.Signal(syscall.SIGCONT)
+	}
+}
+
+// exitedNow reports whether the server's process has ended.
+func (s *redisServer) exitedNow() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.exited:
+		return true
+	default:
+		return false
+	}
 }
 
 // Restart starts a new, empty server on the same port after Kill.

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/go-pkce/pkce"
@@ -36,11 +37,20 @@ const (
 // saveScript records a challenge unless the key holds a live entry, in one
 // atomic round trip: a key is never rebound. KEYS[1] the entry, ARGV[1] the
 // encoded challenge, ARGV[2] its TTL in milliseconds, ARGV[3] the length of
-// its format byte and method, after which comes the varint of ExpiresAt.
-// It returns 1 when saved, or when the key holds the same challenge (Value,
-// Method and ClientID: the live entry less its ExpiresAt varint), which it
-// leaves as it is; 0 when the key holds a used entry; 2 when it holds
-// another challenge; 3 when it holds a value this package did not write.
+// its format byte and method, after which comes the varint of ExpiresAt,
+// ARGV[4] "1" when the write is to be acknowledged by replicas (see
+// rewrite). It returns 1 when saved, or when the key holds the same
+// challenge (Value, Method and ClientID: the live entry less its ExpiresAt
+// varint), which it leaves as it is; 0 when the key holds a used entry; 2
+// when it holds another challenge; 3 when it holds a value this package did
+// not write.
+//
+// rewrite: when a write is to be acknowledged (WithReplicaAck), a script
+// that finds the entry already as this call would leave it (a re-sent Save
+// or take whose first attempt ran) writes it again, unchanged, TTL kept. The
+// WAIT after it then covers the entry on a connection that may have written
+// nothing else; without the write it would answer at once, whatever the
+// replicas hold.
 const saveScript = `local v = redis.call('GET', KEYS[1])
 if not v then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -61,12 +71,15 @@ local function identity(x)
   return string.sub(x, 1, p) .. string.sub(x, i + 1)
 end
 local id = identity(v)
-if id and id == identity(ARGV[1]) then return 1 end
+if id and id == identity(ARGV[1]) then
+  if ARGV[4] == '1' then redis.call('SET', KEYS[1], v, 'KEEPTTL') end
+  return 1
+end
 return 2`
 
 // takeScript marks a live entry used by a take and returns the challenge,
 // in one atomic round trip. KEYS[1] the entry, ARGV[1] the take's mark
-// (markLen bytes). It returns nil when there is no entry; the live entry
+// (markLen bytes), ARGV[2] "1" to rewrite (see saveScript). It returns nil when there is no entry; the live entry
 // when it was live (now used by this take), or when this same take already
 // holds it (a command re-sent after a lost answer); the tombstone when
 // another take used it; and a value this package did not write as it is.
@@ -78,7 +91,10 @@ if b == 1 then
   return v
 end
 if b == 2 or b == 3 or v == 'u' then
-  if string.sub(v, 1, 9) == ARGV[1] then return string.sub(v, 10) end
+  if string.sub(v, 1, 9) == ARGV[1] then
+    if ARGV[2] == '1' then redis.call('SET', KEYS[1], v, 'KEEPTTL') end
+    return string.sub(v, 10)
+  end
   return 'u'
 end
 return v`
@@ -113,6 +129,14 @@ type Store struct {
 	// the context's deadline (ContextTimeoutEnabled); otherwise each call
 	// that has a deadline or can be cancelled is guarded, see Store.process.
 	direct bool
+	// ack is what WithReplicaAck asks for; ack.replicas 0: nothing.
+	ack replicaAck
+}
+
+// replicaAck is the acknowledgement by replicas each write waits for.
+type replicaAck struct {
+	replicas int
+	timeout  time.Duration
 }
 
 // Option configures a [Store].
@@ -126,6 +150,64 @@ type Option func(*Store)
 func WithKeyPrefix(prefix string) Option {
 	return func(s *Store) { s.prefix = prefix }
 }
+
+// DefaultReplicaAckTimeout is how long a write waits for its replicas under
+// [WithReplicaAck] when the timeout given is zero or less.
+const DefaultReplicaAckTimeout = 500 * time.Millisecond
+
+// WithReplicaAck makes every write of the store (Save, Take, TakeAs and
+// Restore) wait until at least replicas replicas of the key's master have
+// acknowledged it, for at most timeout, before it answers: Redis's WAIT,
+// sent in the same round trip and on the same connection as the write, to
+// the master that holds the key. A write that fewer replicas acknowledge in
+// time is an error wrapping [ErrReplicaAck], so the middleware fails closed
+// (HTTP 500): the write did happen on the master, and is kept there, but
+// nobody is told it succeeded.
+//
+// Redis replicates asynchronously: without this option a master that dies
+// right after a write can take the write with it, and the replica promoted
+// in its place (Redis Cluster, Sentinel) never saw it. A lost Take makes a
+// used code pass its PKCE check a second time; a lost Save leaves a code
+// without its challenge, which an optional policy (Config.Require returning
+// false) lets through without a verifier. With the option, every write that
+// was answered is on replicas replicas too: when the master dies, a replica
+// that has it is promoted, and a code passes its check at most once across
+// the failover. With one replica per master, as in the tests, that is
+// exact. With more, WAIT does not choose which replica is promoted: Redis
+// Cluster and Sentinel both prefer the one with the most of the master's
+// writes, which is one that acknowledged, unless it is down too; set
+// replicas to the number each master has for the strictest guarantee.
+//
+// The cost: each write waits for its slowest needed replica (one round trip
+// more on the master's side; on loopback well under a millisecond), and
+// fails closed while fewer than replicas replicas of its master are
+// connected, for instance after a failover until a replica is back (the
+// killed master, restarted, rejoins as one). Give every master one replica
+// more than replicas to keep serving through the loss of one. Keep timeout
+// well below Config.StoreTimeout (default 2 s) and the client's ReadTimeout
+// (default 3 s); zero or less means [DefaultReplicaAckTimeout]. replicas of
+// zero or less turns the option off.
+//
+// It works with a [*redis.Client] (one server, or the master a Sentinel
+// [redis.NewFailoverClient] follows), a [*redis.ClusterClient], where the
+// store follows MOVED and ASK redirections itself, and a [*redis.Ring];
+// with any other client every write fails.
+func WithReplicaAck(replicas int, timeout time.Duration) Option {
+	return func(s *Store) {
+		if replicas <= 0 {
+			s.ack = replicaAck{}
+			return
+		}
+		if timeout <= 0 {
+			timeout = DefaultReplicaAckTimeout
+		}
+		s.ack = replicaAck{replicas: replicas, timeout: timeout}
+	}
+}
+
+// ErrReplicaAck is wrapped by the error of a write that fewer replicas
+// acknowledged in time than [WithReplicaAck] asks for.
+var ErrReplicaAck = errors.New("redisstore: the write was not acknowledged by enough replicas in time")
 
 // New returns a Store that keeps challenges in Redis through client.
 //
@@ -174,8 +256,9 @@ func (s *Store) Save(ctx context.Context, key string, c pkce.Challenge) error {
 	}
 	ms := int64((ttl + time.Millisecond - 1) / time.Millisecond)
 	v, p := encode(c)
-	cmd := redis.NewIntCmd(ctx, "eval", saveScript, 1, s.prefix+key, v, ms, p)
-	if err := s.process(ctx, cmd); err != nil {
+	rkey := s.prefix + key
+	cmd := redis.NewIntCmd(ctx, "eval", saveScript, 1, rkey, v, ms, p, s.rewrite())
+	if err := s.write(ctx, rkey, cmd, func() bool { return cmd.Val() == 1 }); err != nil {
 		return fmt.Errorf("redisstore: save: %w", err)
 	}
 	switch cmd.Val() {
@@ -237,8 +320,9 @@ func (s *Store) Restore(ctx context.Context, key string, take uint64) error {
 	if take == 0 {
 		return nil // no TakeAs marks an entry with 0
 	}
-	cmd := redis.NewIntCmd(ctx, "eval", restoreScript, 1, s.prefix+key, takeAsMark(take))
-	if err := s.process(ctx, cmd); err != nil {
+	rkey := s.prefix + key
+	cmd := redis.NewIntCmd(ctx, "eval", restoreScript, 1, rkey, takeAsMark(take))
+	if err := s.write(ctx, rkey, cmd, func() bool { return cmd.Val() == 1 }); err != nil {
 		return fmt.Errorf("redisstore: restore: %w", err)
 	}
 	return nil
@@ -251,8 +335,9 @@ var (
 
 // take runs takeScript with the mark m of the take.
 func (s *Store) take(ctx context.Context, key string, m []byte, op string) (pkce.Challenge, error) {
-	cmd := redis.NewStringCmd(ctx, "eval", takeScript, 1, s.prefix+key, m)
-	err := s.process(ctx, cmd)
+	rkey := s.prefix + key
+	cmd := redis.NewStringCmd(ctx, "eval", takeScript, 1, rkey, m, s.rewrite())
+	err := s.write(ctx, rkey, cmd, func() bool { return cmd.Val() != tombstone })
 	if errors.Is(err, redis.Nil) {
 		return pkce.Challenge{}, pkce.ErrNotFound
 	}
@@ -278,20 +363,151 @@ func takeAsMark(take uint64) []byte {
 	return m
 }
 
-// process runs cmd, bounded by ctx. A done ctx is an error before anything
+// write runs cmd, a script that may write rkey, bounded by ctx: through the
+// client, or under [WithReplicaAck] on the key's master followed by WAIT,
+// whose answer counts when wrote, called on cmd's answer, says the script
+// wrote (an answer that changed nothing, such as ErrUsed, needs no
+// acknowledgement).
+//
+// After a fault on a cluster it asks the client to reload the cluster's
+// layout. go-redis does so itself on MOVED, but not when a master stops
+// answering: a ClusterClient would send the slots of a master that died to
+// its address, failing, until its ClusterStateReloadInterval (60 s by
+// default) had passed, long after a replica took over.
+func (s *Store) write(ctx context.Context, rkey string, cmd redis.Cmder, wrote func() bool) error {
+	var err error
+	if s.ack.replicas == 0 {
+		err = s.bounded(ctx, func() error { return s.client.Process(ctx, cmd) })
+	} else {
+		err = s.bounded(ctx, func() error { return s.acked(ctx, rkey, cmd, wrote) })
+	}
+	if err != nil && !errors.Is(err, redis.Nil) && !errors.Is(err, ErrReplicaAck) {
+		if cluster, ok := s.client.(*redis.ClusterClient); ok {
+			cluster.ReloadState(ctx) // at most one reload at a time, 200 ms apart
+		}
+	}
+	return err
+}
+
+// rewrite is the scripts' argument that asks them to write again an entry
+// they find as they would leave it (see saveScript).
+func (s *Store) rewrite() string {
+	if s.ack.replicas == 0 {
+		return "0"
+	}
+	return "1"
+}
+
+// maxAckRedirects bounds the MOVED and ASK redirections acked follows for
+// one write, as ClusterOptions.MaxRedirects does for the client's own.
+const maxAckRedirects = 5
+
+// acked runs cmd on the master that holds rkey, then WAIT, in one pipeline:
+// one round trip on one connection, so WAIT counts the replicas that have
+// this write. On a cluster it follows MOVED and ASK redirections (a slot
+// being resharded) as the cluster client does.
+func (s *Store) acked(ctx context.Context, rkey string, cmd redis.Cmder, wrote func() bool) error {
+	cluster, _ := s.client.(*redis.ClusterClient)
+	node, err := s.master(ctx, rkey)
+	if err != nil {
+		return err
+	}
+	wait := redis.NewIntCmd(ctx, "wait", s.ack.replicas, s.ack.timeout.Milliseconds())
+	asking := false
+	for redirects := 0; ; redirects++ {
+		// Each reply read sets its command's error, so cmd and wait can
+		// be sent again after a redirection.
+		_, err = node.Pipelined(ctx, func(p redis.Pipeliner) error {
+			if asking {
+				p.Do(ctx, "asking") // Redis Cluster specification, "ASK redirection"
+			}
+			p.Process(ctx, cmd)
+			p.Process(ctx, wait)
+			return nil
+		})
+		if err = cmd.Err(); err == nil || errors.Is(err, redis.Nil) {
+			break
+		}
+		if cluster == nil || redirects == maxAckRedirects {
+			return err
+		}
+		moved, isMoved := redis.IsMovedError(err)
+		ask, isAsk := redis.IsAskError(err)
+		if !isMoved && !isAsk {
+			return err // write reloads the layout
+		}
+		addr := moved
+		if isAsk {
+			addr = ask
+		}
+		if node, err = masterAt(ctx, cluster, addr); err != nil {
+			return err
+		}
+		asking = isAsk
+	}
+	if err != nil || !wrote() {
+		return err // redis.Nil: nothing written
+	}
+	if werr := wait.Err(); werr != nil {
+		return fmt.Errorf("wait: %w", werr)
+	}
+	if n := wait.Val(); n < int64(s.ack.replicas) {
+		return fmt.Errorf("%w: %d of %d replicas within %v", ErrReplicaAck, n, s.ack.replicas, s.ack.timeout)
+	}
+	return nil
+}
+
+// master returns the client of the master that holds rkey.
+func (s *Store) master(ctx context.Context, rkey string) (*redis.Client, error) {
+	switch c := s.client.(type) {
+	case *redis.ClusterClient:
+		return c.MasterForKey(ctx, rkey)
+	case *redis.Ring:
+		return c.GetShardClientForKey(rkey)
+	case *redis.Client:
+		return c, nil
+	}
+	return nil, fmt.Errorf("redisstore: WithReplicaAck needs a *redis.Client, *redis.ClusterClient or *redis.Ring, not a %T", s.client)
+}
+
+// masterAt returns the client of the cluster's master at addr, the target
+// of a MOVED or ASK redirection, after reloading the cluster's layout.
+func masterAt(ctx context.Context, cluster *redis.ClusterClient, addr string) (*redis.Client, error) {
+	var (
+		mu    sync.Mutex
+		found *redis.Client
+	)
+	err := cluster.ForEachMaster(ctx, func(_ context.Context, c *redis.Client) error {
+		if c.Options().Addr == addr {
+			mu.Lock()
+			found = c
+			mu.Unlock()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if found == nil {
+		return nil, fmt.Errorf("redisstore: redirected to %s, which is no master of the cluster", addr)
+	}
+	return found, nil
+}
+
+// bounded runs do, bounded by ctx. A done ctx is an error before anything
 // is sent. When the client does not bound its own reads by ctx's deadline,
-// the command runs in a goroutine and process returns as soon as ctx is
-// done; the command then finishes, or times out, on its own.
-func (s *Store) process(ctx context.Context, cmd redis.Cmder) error {
+// do runs in a goroutine and bounded returns as soon as ctx is done; the
+// command then finishes, or times out, on its own.
+func (s *Store) bounded(ctx context.Context, do func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	var err error
 	if s.direct || ctx.Done() == nil {
-		err = s.client.Process(ctx, cmd)
+		err = do()
 	} else {
 		done := make(chan error, 1)
-		go func() { done <- s.client.Process(ctx, cmd) }()
+		go func() { done <- do() }()
 		select {
 		case err = <-done:
 		case <-ctx.Done():

@@ -43,35 +43,6 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-// TestConformanceCluster runs the suite on Redis Cluster, through a
-// ClusterClient: a one-node cluster serving every slot, which refuses
-// multi-key commands across slots and scripts that touch undeclared keys as
-// a larger cluster does.
-func TestConformanceCluster(t *testing.T) {
-	srv := startRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
-	ctx := context.Background()
-	node := srv.Client()
-	if err := node.Do(ctx, "cluster", "addslotsrange", 0, 16383).Err(); err != nil {
-		t.Fatalf("CLUSTER ADDSLOTSRANGE: %v", err)
-	}
-	waitFor(t, 10*time.Second, "the cluster to be ok", func() error {
-		info, err := node.ClusterInfo(ctx).Result()
-		if err != nil {
-			return err
-		}
-		if !strings.Contains(info, "cluster_state:ok") {
-			return errors.New("cluster_state is not ok")
-		}
-		return nil
-	})
-	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.Addr()}, ContextTimeoutEnabled: true})
-	t.Cleanup(func() { client.Close() })
-	var n atomic.Int64
-	storetest.Run(t, func(t *testing.T) pkce.Store {
-		return redisstore.New(client, redisstore.WithKeyPrefix(fmt.Sprintf("cluster:%d:", n.Add(1))))
-	})
-}
-
 // TestSharedAcrossClients checks that two stores on two clients, as two
 // instances of a server have, see one set of entries.
 func TestSharedAcrossClients(t *testing.T) {
