@@ -4,9 +4,13 @@ go 1.24.0
 
 replace github.com/go-pkce/pkce => ../
 
+replace github.com/go-pkce/pkce/redisstore => ../redisstore
+
 require (
 	github.com/go-pkce/pkce v0.1.0
+	github.com/go-pkce/pkce/redisstore v0.1.0
 	github.com/ory/fosite v0.49.0
+	github.com/redis/go-redis/v9 v9.22.0
 	github.com/zitadel/oidc/v3 v3.45.3
 )
 
@@ -79,6 +83,7 @@ require (
 	go.opentelemetry.io/otel/sdk v1.39.0 // indirect
 	go.opentelemetry.io/otel/trace v1.39.0 // indirect
 	go.opentelemetry.io/proto/otlp v1.0.0 // indirect
+	go.uber.org/atomic v1.11.0 // indirect
 	golang.org/x/crypto v0.46.0 // indirect
 	golang.org/x/mod v0.31.0 // indirect
 	golang.org/x/net v0.48.0 // indirect

@@ -17,11 +17,35 @@
 // the wrapped handler then refused (a client authentication retry, say)
 // does not cost the client its code, whichever instance the retry reaches.
 //
+// # Redis Cluster, Sentinel and failover
+//
+// Give New a [redis.NewClusterClient] for a Redis Cluster, a
+// [redis.NewFailoverClient] for Sentinel: each key lives on one master,
+// and the store's tests run it on a real cluster of three masters with a
+// replica each, through slot migrations (the client follows ASK and MOVED)
+// and failovers. While a master is down and until its replica takes over,
+// the requests whose codes it holds fail closed (HTTP 500, never a pass);
+// then they work again on the same client. After a fault the store asks a
+// cluster client to reload the cluster's layout, which go-redis would
+// otherwise keep for ClusterStateReloadInterval (60 s) when a master stops
+// answering.
+//
+// Redis replicates asynchronously. A master that dies right after a write
+// can lose it: a lost Take lets a used code pass its PKCE check once more,
+// a lost Save leaves a code without its challenge (under an optional
+// policy, it then passes without a verifier). [WithReplicaAck] closes that
+// window: each write waits for its replicas (WAIT, on the connection of the
+// write) and fails closed when they do not acknowledge it in time, so a
+// code passes its check at most once across a failover. See
+// docs/stores.md for what each setting survives.
+//
 // # Redis commands
 //
 // Every operation is one round trip: an EVAL of a short Lua script on one
 // key, atomic in Redis, so the store works with Redis Cluster as well as a
-// single server, Sentinel or a Ring. It needs Redis 6.2 or newer.
+// single server, Sentinel or a Ring. It needs Redis 6.2 or newer. Under
+// [WithReplicaAck] the EVAL and a WAIT go together in one pipeline to the
+// key's master: still one round trip.
 //
 //   - Save: if the key holds a used entry it answers [pkce.ErrUsed]; if it
 //     holds a live entry with another challenge (Value, Method or ClientID
@@ -45,7 +69,10 @@
 // script gives the same answer, and leaves the same entry, when it runs
 // again: a re-sent Save finds its own challenge, a re-sent Take or TakeAs
 // its own mark, a re-sent Restore no longer finds its mark. So retries need
-// not be turned off, and one request never acts twice.
+// not be turned off, and one request never acts twice. Under
+// [WithReplicaAck] a re-sent Save or take that finds its entry writes it
+// again, unchanged, so that the WAIT after it, on a connection that may
+// have written nothing, still waits for that entry.
 //
 // # Key layout
 //
@@ -94,7 +121,10 @@
 // A Redis or network error, a done context and an entry this package did
 // not write are errors, never [pkce.ErrNotFound], so the middleware fails
 // closed: the authorization request gets HTTP 500 and no code, the token
-// request HTTP 500 and never reaches the wrapped handler. Save never writes
+// request HTTP 500 and never reaches the wrapped handler. Under
+// [WithReplicaAck] so is a write its replicas did not acknowledge in time
+// ([ErrReplicaAck]): it did happen on the master, so a Take that failed
+// this way leaves the code used there. Save never writes
 // over an entry it cannot read. When Take fails the challenge may have been
 // used up, never handed out twice; when Restore fails the code may stay
 // used up (fail closed), and a Restore never undoes another take.

@@ -10,11 +10,12 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 echo "== go test -race ./redisstore/: the Redis store against redis-server processes of its own"
-echo "   (conformance suite on a server and a cluster, instances sharing one Redis, Redis killed"
+echo "   (conformance suite on a server and on a 3-master cluster, instances sharing one Redis and the"
+echo "   cluster, a slot migration, masters failed over, Redis killed and stalled)"
 if command -v redis-server >/dev/null 2>&1; then
-	echo "   and stalled): about a minute"
+	echo "   : about two minutes"
 else
-	echo "   and stalled): redis-server is not on PATH, so they will be skipped"
+	echo "   : redis-server is not on PATH, so they will be skipped"
 fi
 
 log=$(mktemp "${TMPDIR:-/tmp}/redisstore-test.XXXXXX")
