@@ -23,6 +23,12 @@ func (s *server) authorize(w http.ResponseWriter, r *http.Request) {
 		errorPage(w, r, http.StatusBadRequest, "invalid_request", "the request parameters cannot be read: "+err.Error())
 		return
 	}
+	// RFC 9126 §4: the parameters of a request_uri are the pushed ones.
+	requestURI, err := s.resolvePushed(r)
+	if err != nil {
+		errorPage(w, r, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
 	// RFC 6749 §4.1.2.1: with a missing or invalid client or redirect URI
 	// the server informs the user and must not redirect.
 	clientID := r.FormValue("client_id")
@@ -91,6 +97,7 @@ func (s *server) authorize(w http.ResponseWriter, r *http.Request) {
 		resp.fail(w, r, "temporarily_unavailable", "the demo server holds too many unused codes; try again in a minute")
 		return
 	}
+	s.usePushed(requestURI) // single use at code issuance
 	params := []param{{"code", code}}
 	if hybrid {
 		idToken, err := s.signer.sign(s.idClaims(g.grant, now, codeHash(code)))

@@ -13,6 +13,8 @@ type metadata struct {
 	Issuer                            string   `json:"issuer"`
 	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
 	TokenEndpoint                     string   `json:"token_endpoint"`
+	PAREndpoint                       string   `json:"pushed_authorization_request_endpoint"`
+	RequirePAR                        bool     `json:"require_pushed_authorization_requests"`
 	JWKSURI                           string   `json:"jwks_uri"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
 	ResponseModesSupported            []string `json:"response_modes_supported"`
@@ -34,6 +36,8 @@ func (s *server) discovery(w http.ResponseWriter, r *http.Request) {
 		Issuer:                            s.issuer,
 		AuthorizationEndpoint:             s.issuer + pathAuthorize,
 		TokenEndpoint:                     s.issuer + pathToken,
+		PAREndpoint:                       s.issuer + pathPAR,
+		RequirePAR:                        false, // PAR is offered, not required
 		JWKSURI:                           s.issuer + pathJWKS,
 		ResponseTypesSupported:            []string{"code", "code id_token"},
 		ResponseModesSupported:            []string{"query", "fragment", "form_post"},

@@ -67,6 +67,8 @@ type server struct {
 	codes   map[string]*codeGrant
 	refresh map[string]grant
 	inserts int // since the last sweep of expired entries
+
+	pushed pushedRequests // RFC 9126 (par.go)
 }
 
 // grant is what a code or a refresh token stands for.
@@ -121,6 +123,7 @@ func (s *server) handler(protect bool, logger *slog.Logger) (http.Handler, error
 func (s *server) handlerMode(md mode, logger *slog.Logger) (http.Handler, error) {
 	authorize := http.Handler(http.HandlerFunc(s.authorize))
 	token := http.Handler(http.HandlerFunc(s.token))
+	par := http.Handler(http.HandlerFunc(s.par))
 	discovery := http.Handler(http.HandlerFunc(s.discovery))
 	openID, oauthServer := discovery, discovery
 	adoption := pkce.NewAdoption()
@@ -135,12 +138,14 @@ func (s *server) handlerMode(md mode, logger *slog.Logger) (http.Handler, error)
 		}
 		authorize = m.Authorize(authorize)
 		token = m.Token(token)
+		par = m.PAR(par)
 		openID = m.Discovery(discovery)
 		oauthServer = m.Discovery(discovery)
 	}
 	mux := http.NewServeMux()
 	mux.Handle(pathAuthorize, authorize)
 	mux.Handle(pathToken, token)
+	mux.Handle(pathPAR, par)
 	mux.Handle(pathOpenIDConf, openID)
 	mux.Handle(pathOAuthServer, oauthServer)
 	mux.HandleFunc(pathJWKS, s.jwks)

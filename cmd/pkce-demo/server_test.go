@@ -31,6 +31,8 @@ func TestMetadata(t *testing.T) {
 				"issuer":                                d.issuer,
 				"authorization_endpoint":                d.issuer + "/authorize",
 				"token_endpoint":                        d.issuer + "/token",
+				"pushed_authorization_request_endpoint": d.issuer + "/par",
+				"require_pushed_authorization_requests": false,
 				"jwks_uri":                              d.issuer + "/jwks.json",
 				"response_types_supported":              []any{"code", "code id_token"},
 				"response_modes_supported":              []any{"query", "fragment", "form_post"},
