@@ -370,6 +370,7 @@ func (cw *captureWriter) fail(e *refusal) bool {
 func (cw *captureWriter) save(code string) bool {
 	c := cw.challenge
 	c.ExpiresAt = cw.m.now().Add(cw.m.ttl)
+	c.RedirectURI = "" // kept for the pushed request only
 	err := cw.m.save(cw.ctx, storeKey(code), c)
 	if err == nil {
 		return cw.usePushed() // a request_uri is single use (indirect.go)
