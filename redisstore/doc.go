@@ -89,6 +89,12 @@
 // 1), <method> is one byte ('s' S256, 'p' plain, or 'x' followed by a
 // length-prefixed name), <expires> is ExpiresAt in Unix milliseconds as a
 // zig-zag varint (6 bytes), <len> a uvarint; the client_id fills the rest.
+// A pushed authorization request's entry (key "<prefix>par:" + 43
+// base64url characters, read by [Store.Peek]) has an upper-case method
+// byte ('S', 'P', 'X') followed, after the method, by its length-prefixed
+// redirect URI, which is then part of what Save compares; earlier versions
+// do not read such entries, so let every instance run this version before
+// the PAR endpoint is wrapped.
 // An S256 challenge of client "demo-app" is 60 bytes. The live entry less
 // <expires> identifies the challenge: it is what Save compares. In a used
 // entry, <take> is the take identifier, 8 bytes big-endian; such an entry

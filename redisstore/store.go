@@ -112,7 +112,8 @@ return 0`
 // Store is a [pkce.Store] kept in Redis, shared by every instance of an
 // authorization server that uses the same Redis and key prefix. It
 // implements [pkce.Restorer] too, so a token request the wrapped handler
-// refuses does not cost the client its code. Every operation is one round
+// refuses does not cost the client its code, and [pkce.Peeker], so it
+// serves pushed authorization requests ([pkce.Middleware.PAR]). Every operation is one round
 // trip, a Lua script on one key, so Store works with a single Redis,
 // Sentinel, Redis Cluster and Ring clients alike, and each is atomic: no
 // other command on the key runs in between. Each operation is also safe to
@@ -328,9 +329,41 @@ func (s *Store) Restore(ctx context.Context, key string, take uint64) error {
 	return nil
 }
 
+// Peek returns the challenge saved under key without using it up
+// ([pkce.Peeker]), in one round trip (a GET, which changes nothing):
+// [pkce.ErrUsed] once it was taken (until a [Store.Restore]),
+// [pkce.ErrNotFound] when it was never saved or has expired. A done ctx, a
+// Redis or network fault, or an entry that does not decode is an error.
+// The middleware peeks at pushed authorization requests (RFC 9126), under
+// keys of their own ("par:" and 43 base64url characters). Safe for
+// concurrent use.
+func (s *Store) Peek(ctx context.Context, key string) (pkce.Challenge, error) {
+	rkey := s.prefix + key
+	var v string
+	err := s.bounded(ctx, func() error {
+		var err error
+		v, err = s.client.Get(ctx, rkey).Result()
+		return err
+	})
+	switch {
+	case errors.Is(err, redis.Nil):
+		return pkce.Challenge{}, pkce.ErrNotFound
+	case err != nil:
+		return pkce.Challenge{}, fmt.Errorf("redisstore: peek: %w", err)
+	case v == tombstone || len(v) > 0 && (v[0] == markTake || v[0] == markTakeAs):
+		return pkce.Challenge{}, pkce.ErrUsed
+	}
+	c, ok := decode(v)
+	if !ok {
+		return pkce.Challenge{}, fmt.Errorf("redisstore: peek: the entry under %q does not decode", rkey)
+	}
+	return c, nil
+}
+
 var (
 	_ pkce.Store    = (*Store)(nil)
 	_ pkce.Restorer = (*Store)(nil)
+	_ pkce.Peeker   = (*Store)(nil)
 )
 
 // take runs takeScript with the mark m of the take.
@@ -545,23 +578,35 @@ const (
 	methodS256  = 's'
 	methodPlain = 'p'
 	methodOther = 'x'
+	// A pushed request's entry has a redirect URI: its method byte is the
+	// upper-case one, and a length-prefixed redirect URI follows the
+	// method (so it is part of what Save compares).
+	withRedirect = 'a' - 'A'
 )
 
 // encode returns the stored form of c, a live entry, and the length of its
 // format byte and method: the varint of ExpiresAt follows. The entry less
 // that varint identifies the challenge (Value, Method, ClientID).
 func encode(c pkce.Challenge) (v []byte, methodEnd int) {
-	b := make([]byte, 0, 2+binary.MaxVarintLen64+binary.MaxVarintLen32+len(c.Value)+len(c.ClientID))
+	b := make([]byte, 0, 2+binary.MaxVarintLen64+2*binary.MaxVarintLen32+len(c.Value)+len(c.ClientID)+len(c.RedirectURI))
 	b = append(b, format1)
+	var upper byte
+	if c.RedirectURI != "" {
+		upper = withRedirect
+	}
 	switch c.Method {
 	case pkce.S256:
-		b = append(b, methodS256)
+		b = append(b, methodS256-upper)
 	case pkce.Plain:
-		b = append(b, methodPlain)
+		b = append(b, methodPlain-upper)
 	default:
-		b = append(b, methodOther)
+		b = append(b, methodOther-upper)
 		b = binary.AppendUvarint(b, uint64(len(c.Method)))
 		b = append(b, c.Method...)
+	}
+	if c.RedirectURI != "" {
+		b = binary.AppendUvarint(b, uint64(len(c.RedirectURI)))
+		b = append(b, c.RedirectURI...)
 	}
 	methodEnd = len(b)
 	b = binary.AppendVarint(b, c.ExpiresAt.UnixMilli())
@@ -577,7 +622,11 @@ func decode(v string) (c pkce.Challenge, ok bool) {
 		return c, false
 	}
 	rest := v[2:]
-	switch v[1] {
+	method, redirect := v[1], false
+	if method == methodS256-withRedirect || method == methodPlain-withRedirect || method == methodOther-withRedirect {
+		method, redirect = method+withRedirect, true
+	}
+	switch method {
 	case methodS256:
 		c.Method = pkce.S256
 	case methodPlain:
@@ -590,6 +639,11 @@ func decode(v string) (c pkce.Challenge, ok bool) {
 		c.Method = pkce.Method(m)
 	default:
 		return c, false
+	}
+	if redirect {
+		if c.RedirectURI, rest, ok = cutLength(rest); !ok || c.RedirectURI == "" {
+			return c, false
+		}
 	}
 	ms, n := varint(rest)
 	if n <= 0 {
