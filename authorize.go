@@ -68,10 +68,20 @@ func (m *Middleware) Authorize(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if r.Method != http.MethodPost && r.Form == nil && r.PostForm == nil {
+			// The common case, a request for a code with a challenge in its
+			// query, is read in place; anything else goes the full way.
+			if q, ok := scanAuthorizeQuery(r.URL.RawQuery); ok && q.challenge != "" {
+				if c, bind, e := m.checkChallenge(r, q.clientID, q.challenge, q.method); e == nil && bind {
+					m.capture(w, r, next, c, carried{raw: r.URL.RawQuery, redirectURI: q.redirectURI})
+					return
+				}
+			}
+		}
 		var read params
 		p := &read
 		if e := readParams(p, r, m.maxBodyBytes, false); e != nil {
-			if p.query != nil && !p.consumed && !maybeCodeRequest(p.query) {
+			if p.queryRead && !p.consumed && !maybeCodeRequest(p.query) {
 				// A POST the middleware cannot read, whose query shows it
 				// is no code request (a login form, say): not PKCE's
 				// business. Were its body to ask for a code anyway, the
@@ -101,6 +111,17 @@ func (m *Middleware) Authorize(next http.Handler) http.Handler {
 		next.ServeHTTP(cw, p.request(r, context.WithValue(r.Context(), challengeKey{}, cw)))
 		cw.finish()
 	})
+}
+
+// capture runs next for a GET or HEAD request read in place
+// (scanAuthorizeQuery), as Authorize does for a request with a challenge
+// to bind: next gets r with the challenge in its context, its Form left for
+// net/http to parse, as without the middleware.
+func (m *Middleware) capture(w http.ResponseWriter, r *http.Request, next http.Handler, c Challenge, req carried) {
+	cw := &captureWriter{w: w, m: m, ctx: r.Context(), challenge: c, head: r.Method == http.MethodHead, req: req}
+	defer cw.done() // a panic included
+	next.ServeHTTP(cw, r.WithContext(context.WithValue(r.Context(), challengeKey{}, cw)))
+	cw.finish()
 }
 
 // checkAuthorize validates the PKCE parameters of an authorization request;
@@ -273,7 +294,8 @@ func hasValue(list, v string) bool {
 // None of it is ever taken for a code the wrapped handler issued, whatever
 // the handler echoes of it.
 type carried struct {
-	values      url.Values // the request's parameters, decoded
+	values      url.Values // the request's parameters, decoded; nil when read in place
+	raw         string     // the raw query the parameters are in when values is nil
 	redirectURI string     // "" when the server uses the registered one (RFC 6749 §3.1.2.3)
 	pushed      string     // the store key of the pushed request its request_uri names, used up with the code; "" if none
 }
@@ -282,6 +304,15 @@ type carried struct {
 // its parameters, or of a parameter inside one (the redirect_uri's own
 // query, say), decoded.
 func (c *carried) has(v string) bool {
+	if c.values == nil {
+		for s := c.raw; s != ""; {
+			var x string
+			_, x, s = nextParam(s)
+			if x == v || (strings.IndexByte(x, '=') >= 0 && innerValue(x, v)) {
+				return true
+			}
+		}
+	}
 	for _, vs := range c.values {
 		for _, x := range vs {
 			if x == v || (strings.IndexByte(x, '=') >= 0 && innerValue(x, v)) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -47,7 +48,8 @@ type params struct {
 	// form and postForm are what http.Request.ParseForm gives the handler:
 	// for a JSON body, the query values and no body values.
 	form, postForm url.Values
-	query          url.Values // the URL query alone
+	query          url.Values // the URL query alone; nil when it is empty
+	queryRead      bool       // the URL query was read whole
 	consumed       bool       // the body was read from r, by the middleware or before it
 	// raw is every byte the middleware read from r.Body, whatever came of
 	// it, and touched says it read from r.Body at all: original hands them
@@ -69,11 +71,14 @@ type params struct {
 // Content-Length (chunked) cannot be told from an empty one: at the token
 // endpoint it has no grant_type and is refused for that.
 func readParams(p *params, r *http.Request, maxBody int64, token bool) *refusal {
-	query, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return badRequest(ReasonBadRequest, "the URL query cannot be parsed: "+err.Error())
+	if r.URL.RawQuery != "" {
+		query, err := parseForm(r.URL.RawQuery)
+		if err != nil {
+			return badRequest(ReasonBadRequest, "the URL query cannot be parsed: "+err.Error())
+		}
+		p.query = query // only once it is known whole
 	}
-	p.query = query // only once it is known whole
+	p.queryRead = true
 	ct := r.Header.Get("Content-Type")
 	mt := mediaType(ct)
 	formMethod := r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch
@@ -94,6 +99,7 @@ func readParams(p *params, r *http.Request, maxBody int64, token bool) *refusal 
 		}
 		p.consumed = hasBody(r)
 		p.touched = r.Body != nil && r.Body != http.NoBody
+		var err error
 		p.raw, err = readBody(r, maxBody)
 		if err != nil {
 			switch {
@@ -113,6 +119,7 @@ func readParams(p *params, r *http.Request, maxBody int64, token bool) *refusal 
 		}
 	}
 	var body url.Values
+	var err error
 	switch {
 	case len(p.body) == 0:
 		// An empty body may come with any Content-Type, or none.
@@ -122,7 +129,7 @@ func readParams(p *params, r *http.Request, maxBody int64, token bool) *refusal 
 		if c := firstNonSpace(p.body); c == '{' || c == '[' {
 			return badRequest(ReasonBadRequest, "the body is JSON but its Content-Type says "+mediaForm+"; send it as "+mediaForm)
 		}
-		if body, err = url.ParseQuery(string(p.body)); err != nil {
+		if body, err = parseForm(string(p.body)); err != nil {
 			return badRequest(ReasonBadRequest, "the form body cannot be parsed: "+err.Error())
 		}
 	case mt == mediaJSON && token:
@@ -133,10 +140,18 @@ func readParams(p *params, r *http.Request, maxBody int64, token bool) *refusal 
 		return unsupportedBody(ct, token)
 	}
 	p.values = merge(body, p.query)
+	if p.values == nil {
+		p.values = url.Values{} // read, and empty
+	}
 	// What http.Request.ParseForm would give the handler: the body's values
 	// only for a form body of POST, PUT or PATCH.
 	if formMethod && mt == mediaForm {
 		p.form, p.postForm = p.values, body
+		if len(p.query) == 0 && len(body) > 0 {
+			// Form is a map of its own, as net/http makes it; its value
+			// slices are PostForm's.
+			p.form = maps.Clone(body)
+		}
 		if p.postForm == nil {
 			p.postForm = url.Values{}
 		}
@@ -145,6 +160,9 @@ func readParams(p *params, r *http.Request, maxBody int64, token bool) *refusal 
 		p.form, p.postForm = p.query, url.Values{}
 	} else {
 		p.form = p.query // ParseForm fills PostForm with an empty map if asked
+	}
+	if p.form == nil {
+		p.form = url.Values{} // filled, as ParseForm leaves it
 	}
 	return nil
 }
@@ -246,10 +264,13 @@ func caseVariant(key string, names ...string) string {
 
 // merge returns body and query values together as http.Request.ParseForm
 // merges them: body values first. It returns query itself when body is
-// empty.
+// empty, and body itself when query is.
 func merge(body, query url.Values) url.Values {
 	if len(body) == 0 {
 		return query
+	}
+	if len(query) == 0 {
+		return body
 	}
 	all := make(url.Values, len(body)+len(query))
 	for k, vs := range body {
@@ -268,12 +289,20 @@ func (p *params) request(r *http.Request, ctx context.Context) *http.Request {
 	var r2 *http.Request
 	if ctx != nil {
 		r2 = r.WithContext(ctx)
+		if p.body != nil {
+			b := new(replayBody)
+			b.Reset(p.body)
+			r2.Body = b
+		}
 	} else {
-		r2 = new(http.Request)
-		*r2 = *r
-	}
-	if p.body != nil {
-		r2.Body = &replayBody{Reader: bytes.NewReader(p.body)}
+		// One allocation for the copy and its body.
+		c := new(requestCopy)
+		c.r = *r
+		r2 = &c.r
+		if p.body != nil {
+			c.body.Reset(p.body)
+			r2.Body = &c.body
+		}
 	}
 	r2.Form, r2.PostForm = p.form, p.postForm
 	return r2
@@ -343,9 +372,49 @@ func (p *params) repeated(single func(string) bool) string {
 }
 
 // replayBody hands the wrapped handler the body the middleware read.
-type replayBody struct{ *bytes.Reader }
+type replayBody struct{ bytes.Reader }
 
-func (replayBody) Close() error { return nil }
+func (*replayBody) Close() error { return nil }
+
+// requestCopy is a request handed on and its replayed body, allocated
+// together.
+type requestCopy struct {
+	r    http.Request
+	body replayBody
+}
+
+// parseForm is url.ParseQuery for the common case, in fewer allocations:
+// the values of all keys share one backing array (each slice capped at its
+// length, so an append by the handler copies). A query with ';', a
+// malformed escape or many pairs goes to url.ParseQuery itself, so errors
+// and limits are net/url's.
+func parseForm(s string) (url.Values, error) {
+	n := strings.Count(s, "&") + 1
+	if n > maxScannedParams || strings.IndexByte(s, ';') >= 0 {
+		return url.ParseQuery(s)
+	}
+	vals := make([]string, 0, n)
+	m := make(url.Values, n)
+	for rest := s; rest != ""; {
+		var pair string
+		pair, rest, _ = strings.Cut(rest, "&")
+		if pair == "" {
+			continue
+		}
+		key, value, _ := strings.Cut(pair, "=")
+		if !wellEscaped(key) || !wellEscaped(value) {
+			return url.ParseQuery(s)
+		}
+		key, value = queryDecode(key), queryDecode(value)
+		if vs, ok := m[key]; ok {
+			m[key] = append(vs, value)
+			continue
+		}
+		vals = append(vals, value)
+		m[key] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	return m, nil
+}
 
 var errBodyTooLarge = errors.New("pkce: request body too large")
 
