@@ -27,8 +27,10 @@ CLIENTS=${CLIENTS:-8}
 LOAD_DURATION=${LOAD_DURATION:-3s}
 LOAD_ROUNDS=${LOAD_ROUNDS:-5}
 DOC=docs/performance.md
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# The raw benchmark output stays in PERF_DIR (default: a new temporary
+# directory, printed at the end) for benchstat or a second look.
+tmp=${PERF_DIR:-$(mktemp -d)}
+mkdir -p "$tmp"
 
 echo "== compiling the benchmarks" >&2
 go test -c -o "$tmp/root.test" .
@@ -45,8 +47,10 @@ done
 "$tmp/perfreport" "$tmp/root.txt" "$tmp/bench.txt" >"$tmp/figures.md"
 
 echo "== loopback load run" >&2
-(cd bench && "$tmp/pkce-load" -root .. -clients "$CLIENTS" -duration "$LOAD_DURATION" \
-	-rounds "$LOAD_ROUNDS" -md "$tmp/load.md") >&2
+if ! (cd bench && "$tmp/pkce-load" -root .. -clients "$CLIENTS" -duration "$LOAD_DURATION" \
+	-rounds "$LOAD_ROUNDS" -md "$tmp/load.md") >&2; then
+	echo "The load run failed; see the output of bench/perf.sh." >"$tmp/load.md"
+fi
 
 cpu=$(grep -m1 '^cpu:' "$tmp/root.txt" | sed 's/^cpu: //')
 model=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //' || true)
@@ -71,7 +75,7 @@ model=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //' || true
 
 if [ -n "${OUT:-}" ]; then
 	cp "$tmp/section.md" "$OUT"
-	echo "wrote $OUT" >&2
+	echo "wrote $OUT; raw output in $tmp" >&2
 	exit 0
 fi
 if ! grep -q '^<!-- perf:begin' "$DOC" || ! grep -q '^<!-- perf:end -->' "$DOC"; then
@@ -85,4 +89,4 @@ awk -v section="$tmp/section.md" '
 	!skip { print }
 ' "$DOC" >"$tmp/doc.md"
 cp "$tmp/doc.md" "$DOC"
-echo "updated $DOC" >&2
+echo "updated $DOC; raw output in $tmp" >&2
