@@ -29,10 +29,10 @@ func TestWalkthroughProtected(t *testing.T) {
 	failed := wt.run(context.Background())
 	require.Zero(t, failed, out.String())
 	text := out.String()
-	for n := 1; n <= 13; n++ {
+	for n := 1; n <= 14; n++ {
 		assert.Regexp(t, regexp.MustCompile(`(?m)^step `+strconv.Itoa(n)+`: .* \.\.\. ok$`), text)
 	}
-	assert.Contains(t, text, "PASS: all 13 steps behaved.")
+	assert.Contains(t, text, "PASS: all 14 steps behaved.")
 	assert.NotContains(t, text, "FAILED")
 	// Each exchange is shown: method, URL, status and OAuth error.
 	assert.Contains(t, text, "  > GET "+d.issuer+"/.well-known/openid-configuration")
@@ -55,10 +55,10 @@ func TestWalkthroughUnprotected(t *testing.T) {
 	text := out.String()
 	// Without the middleware: no metadata member, a wrong verifier gets
 	// tokens, and a request without PKCE gets a code.
-	assert.Equal(t, []int{1, 2, 7, 9}, wt.failed, text)
-	assert.Equal(t, 4, failed)
+	assert.Equal(t, []int{1, 2, 7, 9, 11}, wt.failed, text)
+	assert.Equal(t, 5, failed)
 	assert.Contains(t, text, "step 7: get a new code, then send a wrong verifier ... FAILED: want 400 invalid_grant, got 200 with tokens")
-	assert.Contains(t, text, "FAIL: 4 of 10 steps did not behave (steps 1, 2, 7, 9).")
+	assert.Contains(t, text, "FAIL: 5 of 11 steps did not behave (steps 1, 2, 7, 9, 11).")
 }
 
 func TestWalkthroughServerDown(t *testing.T) {
@@ -66,7 +66,7 @@ func TestWalkthroughServerDown(t *testing.T) {
 	d.Close()
 	var out bytes.Buffer
 	wt := &walkthrough{issuer: d.issuer, out: &out, protected: true}
-	assert.Equal(t, 10, wt.run(context.Background()), out.String())
+	assert.Equal(t, 11, wt.run(context.Background()), out.String())
 }
 
 func TestRunWalkthrough(t *testing.T) {
@@ -76,8 +76,8 @@ func TestRunWalkthrough(t *testing.T) {
 		wantCode int
 		wantLast string
 	}{
-		{"protected", nil, 0, "PASS: all 13 steps behaved."},
-		{"unprotected", []string{"-unprotected"}, 1, "FAIL: 4 of 10 steps did not behave (steps 1, 2, 7, 9)."},
+		{"protected", nil, 0, "PASS: all 14 steps behaved."},
+		{"unprotected", []string{"-unprotected"}, 1, "FAIL: 5 of 11 steps did not behave (steps 1, 2, 7, 9, 11)."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

@@ -181,6 +181,7 @@ func (wt *walkthrough) run(ctx context.Context) int {
 	if wt.reportOnlyIssuer != "" {
 		steps = append(steps, wt.reportOnlySteps()...)
 	}
+	steps = append(steps, walkStep{"push the request (PAR, RFC 9126), authorize with its request_uri: a wrong verifier, then the right one", wt.parStep})
 
 	for _, s := range steps {
 		wt.step++
