@@ -49,12 +49,24 @@ func authorizeSingle(name string) bool {
 // through the consent form is not captured: it binds the code with
 // [Middleware.Record] when it mints it.
 //
+// A request object (request, RFC 9101) is read: its payload's
+// code_challenge, code_challenge_method, client_id, response_type and
+// redirect_uri count, and its strings are never taken for an issued code.
+// A request_uri that [Middleware.PAR] recorded (RFC 9126) is looked up
+// without being used up; its client must be the request's client_id, the
+// code the handler issues is bound to the pushed challenge, and the pushed
+// request is used up with it (single use). An outer code_challenge or
+// code_challenge_method that differs from the inner or pushed one is
+// refused. A request_uri the middleware did not record, or that expired,
+// and an encrypted or malformed request object are refused under a policy
+// that requires PKCE, and pass unbound under an optional one.
+//
 // Refusals are invalid_request: by default an HTTP 400 JSON response, never
 // a redirect to a redirect_uri the middleware cannot vouch for; see
 // [Config.RedirectErrors]. Methods other than GET, HEAD and POST pass
 // through untouched, as do requests without response_type code; a request
-// with request or request_uri (RFC 9101, RFC 9126) is checked whatever its
-// outer response_type, since the real one is inside. A POST whose body the
+// with request or request_uri is checked whatever its outer response_type,
+// since the real one is inside. A POST whose body the
 // middleware cannot read (not a form, or larger than [Config.MaxBodyBytes])
 // is refused when its query asks for a code and passes through untouched
 // otherwise (a login form, say). Under [Config.ReportOnly] nothing is
