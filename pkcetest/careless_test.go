@@ -12,6 +12,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,6 +71,10 @@ type options struct {
 	// "racy" checks and uses it up in two steps, with a 50 ms window
 	// between them for every fifth code minted.
 	burn string
+	// credentialsWin serves a request whose grant_type is repeated, one of
+	// them client_credentials, as client_credentials: a token that redeems
+	// no code.
+	credentialsWin bool
 }
 
 // registeredRedirect is the redirect URI the careless server registers
@@ -195,6 +200,13 @@ func (c *careless) authenticate(r *http.Request) string {
 	return ""
 }
 
+// grantTypes returns every grant_type of a token request, as a server that
+// reads the whole form sees them.
+func grantTypes(r *http.Request) []string {
+	_ = r.ParseMultipartForm(1 << 20)
+	return r.Form["grant_type"]
+}
+
 func (c *careless) token(w http.ResponseWriter, r *http.Request) {
 	if c.tokenPOSTOnly && r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -214,6 +226,10 @@ func (c *careless) token(w http.ResponseWriter, r *http.Request) {
 			json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client", "error_description": why})
 			return
 		}
+	}
+	if c.credentialsWin && len(grantTypes(r)) > 1 && slices.Contains(grantTypes(r), "client_credentials") {
+		json.NewEncoder(w).Encode(map[string]any{"access_token": "cc-" + randomString(), "token_type": "Bearer"})
+		return
 	}
 	if r.FormValue("grant_type") != "authorization_code" {
 		fail("unsupported_grant_type", "only authorization_code")

@@ -138,8 +138,9 @@ var tokenChecks = []check{
 	{"token.duplicate-verifier", "code_verifier twice in the body is refused, in either order (warn when read consistently)",
 		"RFC 6749 §3.1; a front layer reading the first while the server reads the last",
 		"a token while the server checks no verifier at all, a 5xx, or no answer", checkDuplicateVerifier},
-	{"token.duplicate-grant-type", "grant_type twice (authorization_code and client_credentials) is refused",
-		"RFC 6749 §3.1; a front layer passing client_credentials while the server redeems the code", tokenFails, checkDuplicateGrantType},
+	{"token.duplicate-grant-type", "grant_type twice (authorization_code and client_credentials) is refused (warn when only a client_credentials token is issued)",
+		"RFC 6749 §3.1; a front layer passing client_credentials while the server redeems the code",
+		"the code is redeemed without its verifier, a 5xx, or no answer", checkDuplicateGrantType},
 	{"token.verifier-in-query", "a code_verifier in the token URL's query is refused (warn when a correct one is used)",
 		"RFC 6749 §3.2 (parameters go in the body); r.FormValue merges the query",
 		"a wrong verifier in the query gets a token, a 5xx, or no answer", misplaced(func(a *auditor, g grant, verifier string) tokenCall {
@@ -584,7 +585,7 @@ func checkDuplicateVerifier(ctx context.Context, a *auditor) (Outcome, string) {
 		}
 		return a.codeForm(g.code, "").Encode() + "&" +
 			url.Values{"code_verifier": {right}}.Encode() + "&" + url.Values{"code_verifier": {wrong}}.Encode()
-	}, func(t tokenResult) (Outcome, string) {
+	}, func(_ grant, t tokenResult) (Outcome, string) {
 		d := "accepted: the server " + t.describe()
 		if p := a.verifiers(ctx); p.wrongAccepted {
 			return Fail, d + "; and " + p.bruteForce()
@@ -593,23 +594,42 @@ func checkDuplicateVerifier(ctx context.Context, a *auditor) (Outcome, string) {
 	}, "correct verifier first", "wrong verifier first")
 }
 
+// checkDuplicateGrantType sends grant_type twice (authorization_code and
+// client_credentials), with the code and no verifier, in both orders. A
+// token is a Fail when the code mattered: the same request with a code the
+// server never issued is refused, so the token redeemed the code without
+// its verifier. When that request gets a token too, the server read
+// client_credentials, which a confidential client may use anyway: a Warn
+// (RFC 6749 §3.1 says refuse, and a front layer may read the other value).
 func checkDuplicateGrantType(ctx context.Context, a *auditor) (Outcome, string) {
-	return duplicated(ctx, a, func(g grant, first bool) string {
-		f := a.codeForm(g.code, "")
+	body := func(code string, first bool) string {
+		f := a.codeForm(code, "")
 		f.Del("grant_type")
 		grants := "grant_type=authorization_code&grant_type=client_credentials"
 		if !first {
 			grants = "grant_type=client_credentials&grant_type=authorization_code"
 		}
 		return grants + "&" + f.Encode()
-	}, nil, "authorization_code first", "client_credentials first")
+	}
+	first := true
+	return duplicated(ctx, a, func(g grant, f bool) string {
+		first = f
+		return body(g.code, f)
+	}, func(_ grant, t tokenResult) (Outcome, string) {
+		d := "accepted: the server " + t.describe()
+		bogus := a.token(ctx, tokenCall{body: body("never-issued-"+newVerifier(), first), authorization: a.clientAuth()})
+		if !bogus.accepted() {
+			return Fail, d + ", and the same request with a code it never issued is refused: the code was redeemed without its verifier"
+		}
+		return Warn, d + ", as it does for a code it never issued: a client_credentials token; RFC 6749 §3.1 says refuse, and a front layer may read the other grant_type"
+	}, "authorization_code first", "client_credentials first")
 }
 
 // duplicated runs two token requests with a repeated parameter, each on a
 // fresh code, and returns the worse verdict. onToken grades a token; nil:
 // judgeRefusal's Fail.
 func duplicated(ctx context.Context, a *auditor, body func(g grant, first bool) string,
-	onToken func(tokenResult) (Outcome, string), names ...string) (Outcome, string) {
+	onToken func(grant, tokenResult) (Outcome, string), names ...string) (Outcome, string) {
 	if s := a.needToken(ctx); s != "" {
 		return Skip, s
 	}
@@ -623,7 +643,7 @@ func duplicated(ctx context.Context, a *auditor, body func(g grant, first bool) 
 		t := a.token(ctx, tokenCall{body: body(g, i == 0), authorization: a.clientAuth()})
 		o, d := judgeRefusal(t, "invalid_request")
 		if t.accepted() && onToken != nil {
-			o, d = onToken(t)
+			o, d = onToken(g, t)
 		}
 		worst = worse(worst, o)
 		parts = append(parts, d+" ("+name+")")

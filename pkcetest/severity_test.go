@@ -117,6 +117,12 @@ func TestSeverityRule(t *testing.T) {
 				"metadata.plain-consistent":          {warn, "plain accepted though not advertised"},
 				"token.client-conflict":              {warn, "the code's own"},
 			}},
+		{"a repeated grant_type served as client_credentials, the code left alone", func(*testing.T) wrappers {
+			return wrappers{server: options{redirects: "exact", credentialsWin: true}}
+		}, nil, [2]string{},
+			map[string]verdict{
+				"token.duplicate-grant-type": {warn, "as it does for a code it never issued: a client_credentials token"},
+			}},
 		{"a public client's undecodable Basic header ignored", sloppy(faults{}, exact), map[string]string{"pkcetest-client": ""}, [2]string{},
 			map[string]verdict{
 				"token.basic-undecodable": {warn, "ignored: the undecodable Basic header of a public client"},
