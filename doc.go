@@ -144,18 +144,42 @@
 // The examples of [Config] show each way (ExampleConfig_reviewedList,
 // ExampleConfig_registry, ExampleAdoption).
 //
+// # Pushed authorization requests and request objects
+//
+// Servers with a pushed authorization request endpoint (RFC 9126) wrap it
+// too:
+//
+//	mux.Handle("/par", rateLimit(m.PAR(parHandler)))
+//
+// [Middleware.PAR] checks the pushed code_challenge under the same policy as
+// Authorize and records it, with the client and the pushed redirect_uri,
+// under a key derived from the request_uri of the handler's 201 answer,
+// before that answer leaves. The authorization request that names the
+// request_uri is checked against it by [Middleware.Authorize]: the client
+// must match, an outer challenge must not differ, and the code the handler
+// issues is bound to the pushed challenge, which is then used up (a
+// request_uri is single use). Request objects (request=, RFC 9101) are read
+// in both places: their payload's PKCE parameters, client_id,
+// response_type and redirect_uri count; the signature is the server's to
+// check. The look-up needs a Store that implements [Peeker] ([MemoryStore]
+// and the Redis store do); with another, PAR refuses every pushed request
+// with HTTP 500 and an Error log. Rate-limit the PAR endpoint: each
+// accepted push writes a store entry with no user in the loop. See
+// docs/par.md.
+//
 // # Known limits
 //
-// Pushed authorization requests (RFC 9126) and request objects (RFC 9101)
-// carry the challenge outside the authorization request's own parameters,
-// and the middleware does not read them yet. Under a policy that requires
-// PKCE, such a request without a code_challenge parameter of its own is
-// refused with a description that says so. Under an optional policy its
-// code has no recorded challenge, so its verifier is refused as a
-// downgrade. A form_post page whose code input lies past
-// [Config.MaxCaptureBytes] is not captured (this is logged); under a
-// requiring policy its token request fails closed. Put compression outside
-// the middleware: an encoded page or metadata document cannot be read.
+// A request_uri the middleware did not record (a request URI by reference,
+// or one pushed to an endpoint PAR does not wrap) and an encrypted (JWE)
+// request object cannot be read: under a policy that requires PKCE they are
+// refused with a description that says so; under an optional one their
+// code is not bound, and a verifier for it is refused as a downgrade.
+// Record does not use a pushed request up: a server minting codes with
+// Record keeps its own single-use rule for request_uri. A form_post page
+// whose code input lies past [Config.MaxCaptureBytes] is not captured (this
+// is logged); under a requiring policy its token request fails closed. Put
+// compression outside the middleware: an encoded page or metadata document
+// cannot be read.
 //
 // # Running more than one instance
 //
