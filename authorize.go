@@ -318,9 +318,17 @@ type carried struct {
 func (c *carried) has(v string) bool {
 	if c.values == nil {
 		for s := c.raw; s != ""; {
-			var x string
-			_, x, s = nextParam(s)
-			if x == v || (strings.IndexByte(x, '=') >= 0 && innerValue(x, v)) {
+			var raw string
+			_, raw, s = nextPair(s)
+			if !strings.Contains(raw, "=") && !strings.Contains(raw, "%3D") && !strings.Contains(raw, "%3d") {
+				// No '=' once decoded: only the value itself can match,
+				// compared as it decodes, without allocating.
+				if decodesTo(raw, v) {
+					return true
+				}
+				continue
+			}
+			if x := queryDecode(raw); x == v || innerValue(x, v) {
 				return true
 			}
 		}

@@ -127,3 +127,39 @@ func wellEscaped(s string) bool {
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
+
+// decodesTo reports whether queryDecode(raw) == v, without allocating.
+func decodesTo(raw, v string) bool {
+	if !wellEscaped(raw) {
+		return raw == v // queryDecode leaves it raw
+	}
+	j := 0
+	for i := 0; i < len(raw); j++ {
+		if j >= len(v) {
+			return false
+		}
+		c := raw[i]
+		switch c {
+		case '+':
+			c, i = ' ', i+1
+		case '%':
+			c, i = unhex(raw[i+1])<<4|unhex(raw[i+2]), i+3
+		default:
+			i++
+		}
+		if c != v[j] {
+			return false
+		}
+	}
+	return j == len(v)
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}

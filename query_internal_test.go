@@ -130,3 +130,16 @@ func FuzzParseForm(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodesTo(f *testing.F) {
+	f.Add("http%3A%2F%2Fc%2Fcb", "http://c/cb")
+	f.Add("a+b%zz", "a+b%zz")
+	f.Fuzz(func(t *testing.T, raw, v string) {
+		if got, want := decodesTo(raw, v), queryDecode(raw) == v; got != want {
+			t.Fatalf("decodesTo(%q, %q) = %v, want %v", raw, v, got, want)
+		}
+		if d := queryDecode(raw); !decodesTo(raw, d) {
+			t.Fatalf("decodesTo(%q, %q) = false", raw, d)
+		}
+	})
+}
