@@ -2,9 +2,11 @@ package pkce
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"hash/maphash"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +21,9 @@ const (
 	// sweepPerOp is how many expired entries each Save or Take removes from
 	// its shard as it goes: more than one, so sweeping outpaces saving.
 	sweepPerOp = 2
+	// minShrink is the capacity, in entries, below which a shard keeps its
+	// memory when it empties out.
+	minShrink = 256
 )
 
 // MemoryStoreOptions configures a [MemoryStore]. The zero value is the
@@ -36,32 +41,84 @@ type MemoryStoreOptions struct {
 // Save and Take, one shard at a time; there is no goroutine and nothing to
 // Close. Servers that run more than one instance need a shared store instead.
 //
+// An entry under a code key (43 base64url characters, SHA-256 of the code)
+// whose challenge is 43 base64url characters too (every S256 challenge)
+// is kept compact: the 32 bytes of each instead of their text, the
+// client_id as a number in a per-shard table of the clients that have live
+// entries, 88 bytes with no pointer in them, plus 16 for its expiry record
+// and its share of an index (about 130 bytes in all at a million entries).
+// Take and Peek rebuild the challenge's text. Any other entry (a pushed
+// request's, say) is kept as saved.
+//
 // A MemoryStore is safe for concurrent use. Its zero value is not usable:
 // create one with [NewMemoryStore] or [NewMemoryStoreWithOptions].
 type MemoryStore struct {
 	seed   maphash.Seed
 	max    int64
-	count  atomic.Int64 // entries in the maps, expired or not
 	now    func() time.Time
+	count  paddedCount // entries in the shards, expired or not
 	shards [memoryShards]memoryShard
 }
 
-type memoryShard struct {
-	mu      sync.Mutex
-	entries map[string]memoryEntry
-	// Expiry records. Entries saved with one TTL expire in the order they
-	// were saved: those go to a FIFO queue, O(1) each way. A record that
-	// would expire before the queue's last one (a Record with its own
-	// ExpiresAt, a TTL changed) goes to a heap.
-	queue expiryQueue
-	heap  expiryHeap
+// paddedCount keeps the count, which every new entry and every sweep
+// writes, off the cache lines that every operation reads.
+type paddedCount struct {
+	_ [64]byte
+	atomic.Int64
+	_ [56]byte
 }
 
-type memoryEntry struct {
-	c Challenge
+// memoryShard holds the entries whose key hashes to it. Entries are kept in
+// two slabs, compact and others, found through an index each. Their slots
+// are reused; a slab that is mostly free is rebuilt smaller.
+type memoryShard struct {
+	mu sync.Mutex
+
+	compact     []compactEntry // no pointers: the garbage collector skips it
+	compactFree []uint32       // free slots of compact
+	index       compactIndex   // the key's 32 bytes to its slot in compact
+	clients     clientTable
+
+	others      []otherEntry
+	othersFree  []uint32
+	othersIndex map[string]uint32
+
+	// Expiry records, one per entry. Entries saved with one TTL expire in
+	// the order they were saved: those go to a FIFO queue, O(1) each way. A
+	// record that would expire before the queue's last one (a Record with
+	// its own ExpiresAt, a TTL changed, concurrent saves) goes to a heap.
+	queue expiryQueue
+	heap  expiryHeap
+
+	_ [64]byte // keeps the next shard's lock off this shard's cache lines
+}
+
+// compactEntry is an entry whose key and challenge are 43 base64url
+// characters each, kept as the 32 bytes they encode.
+type compactEntry struct {
+	key       [32]byte
+	challenge [32]byte
+	expires   int64 // Unix nanoseconds; freeSlot while the slot is unused
 	// taker is 0 while the entry is unused, and then the take that used it
 	// ([MemoryStore.TakeAs]; plainTake for Take).
-	taker uint64
+	taker  uint64
+	client uint32 // the ClientID in the shard's clientTable
+	flags  uint32
+}
+
+const (
+	flagPlain uint32 = 1 << iota // Method is Plain; S256 otherwise
+	flagUTC                      // ExpiresAt is in UTC; Local otherwise
+)
+
+// freeSlot marks an unused compact slot: no entry expires then.
+const freeSlot = math.MinInt64
+
+// otherEntry is an entry as it was saved.
+type otherEntry struct {
+	key   string
+	c     Challenge
+	taker uint64 // as compactEntry.taker
 }
 
 // plainTake marks an entry used by Take, which no Restore can undo.
@@ -79,9 +136,6 @@ func NewMemoryStoreWithOptions(o MemoryStoreOptions) *MemoryStore {
 	s := &MemoryStore{seed: maphash.MakeSeed(), max: int64(o.MaxEntries), now: time.Now}
 	if s.max <= 0 {
 		s.max = DefaultMaxEntries
-	}
-	for i := range s.shards {
-		s.shards[i].entries = make(map[string]memoryEntry)
 	}
 	return s
 }
@@ -106,46 +160,39 @@ func (s *MemoryStore) Save(ctx context.Context, key string, c Challenge) error {
 	if !c.ExpiresAt.After(now) {
 		return errSaveExpired
 	}
-	err := s.trySave(key, c, now)
+	k := s.locate(key)
+	err := s.trySave(&k, c, now.UnixNano())
 	if err == ErrStoreFull {
-		// At the limit: drop every expired entry, one shard at a time and
-		// with no other lock held, then try once more.
-		for i := range s.shards {
-			sh := &s.shards[i]
-			sh.mu.Lock()
-			s.sweepLocked(sh, now, -1)
-			sh.mu.Unlock()
-		}
-		err = s.trySave(key, c, now)
+		// At the limit: drop every expired entry, then try once more.
+		s.sweepAll(now.UnixNano())
+		err = s.trySave(&k, c, now.UnixNano())
 	}
 	return err
 }
 
-func (s *MemoryStore) trySave(key string, c Challenge, now time.Time) error {
-	sh := s.shard(key)
+func (s *MemoryStore) trySave(k *memoryKey, c Challenge, now int64) error {
+	sh := k.shard
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	s.sweepLocked(sh, now, sweepPerOp)
-	if e, ok := sh.entries[key]; ok {
-		if e.c.ExpiresAt.After(now) {
+	if ref, ok := sh.find(k); ok {
+		if sh.expires(ref) > now {
 			switch {
-			case e.taker != 0:
+			case *sh.taker(ref) != 0:
 				return ErrUsed
-			case !sameChallenge(e.c, c):
+			case !sh.same(ref, c):
 				return ErrExists
 			}
 			return nil // a retry: the entry stays as it is
 		}
 		// Expired and not yet swept: the key is free again, and the entry
 		// already counts.
-		sh.put(key, memoryEntry{c: c})
-		return nil
-	}
-	if s.count.Add(1) > s.max {
+		sh.remove(s.seed, ref)
+	} else if s.count.Add(1) > s.max {
 		s.count.Add(-1)
 		return ErrStoreFull
 	}
-	sh.put(key, memoryEntry{c: c})
+	sh.insert(k, c)
 	return nil
 }
 
@@ -174,28 +221,32 @@ func (s *MemoryStore) take(ctx context.Context, key string, take uint64) (Challe
 	if err := ctx.Err(); err != nil {
 		return Challenge{}, err
 	}
-	now := s.now().Round(0)
-	sh := s.shard(key)
+	now := s.now().UnixNano()
+	k := s.locate(key)
+	sh := k.shard
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	s.sweepLocked(sh, now, sweepPerOp)
-	e, ok := sh.entries[key]
-	if !ok || !e.c.ExpiresAt.After(now) {
+	ref, ok := sh.find(&k)
+	if !ok || sh.expires(ref) <= now {
+		sh.mu.Unlock()
 		return Challenge{}, ErrNotFound
 	}
-	switch e.taker {
+	switch t := sh.taker(ref); *t {
 	case 0:
+		*t = take
 	case take:
-		if take != plainTake {
-			return e.c, nil // the same take again
+		if take == plainTake {
+			sh.mu.Unlock()
+			return Challenge{}, ErrUsed
 		}
-		return Challenge{}, ErrUsed
+		// The same take again.
 	default:
+		sh.mu.Unlock()
 		return Challenge{}, ErrUsed
 	}
-	e.taker = take
-	sh.entries[key] = e
-	return e.c, nil
+	v := sh.view(ref)
+	sh.mu.Unlock()
+	return v.challenge(), nil
 }
 
 // Restore makes the entry under key usable again if it is live and still
@@ -208,13 +259,15 @@ func (s *MemoryStore) Restore(ctx context.Context, key string, take uint64) erro
 	if take == 0 || take == plainTake {
 		return nil
 	}
-	now := s.now().Round(0)
-	sh := s.shard(key)
+	now := s.now().UnixNano()
+	k := s.locate(key)
+	sh := k.shard
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if e, ok := sh.entries[key]; ok && e.taker == take && e.c.ExpiresAt.After(now) {
-		e.taker = 0
-		sh.entries[key] = e
+	if ref, ok := sh.find(&k); ok && sh.expires(ref) > now {
+		if t := sh.taker(ref); *t == take {
+			*t = 0
+		}
 	}
 	return nil
 }
@@ -226,18 +279,22 @@ func (s *MemoryStore) Peek(ctx context.Context, key string) (Challenge, error) {
 	if err := ctx.Err(); err != nil {
 		return Challenge{}, err
 	}
-	now := s.now().Round(0)
-	sh := s.shard(key)
+	now := s.now().UnixNano()
+	k := s.locate(key)
+	sh := k.shard
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	e, ok := sh.entries[key]
+	ref, ok := sh.find(&k)
 	switch {
-	case !ok || !e.c.ExpiresAt.After(now):
+	case !ok || sh.expires(ref) <= now:
+		sh.mu.Unlock()
 		return Challenge{}, ErrNotFound
-	case e.taker != 0:
+	case *sh.taker(ref) != 0:
+		sh.mu.Unlock()
 		return Challenge{}, ErrUsed
 	}
-	return e.c, nil
+	v := sh.view(ref)
+	sh.mu.Unlock()
+	return v.challenge(), nil
 }
 
 // sameChallenge reports whether a and b are the same binding: a Save of b
@@ -252,43 +309,484 @@ func (s *MemoryStore) Len() int {
 	return int(s.count.Load())
 }
 
-func (s *MemoryStore) shard(key string) *memoryShard {
-	return &s.shards[maphash.String(s.seed, key)&(memoryShards-1)]
+// memoryKey is a key as the store finds it: its shard, its hash, and for a
+// code key the 32 bytes its 43 characters encode.
+type memoryKey struct {
+	s       string
+	shard   *memoryShard
+	hash    uint64 // the bits above the shard's
+	b       [32]byte
+	compact bool // s is the canonical base64url text of b
 }
 
-// sweepLocked removes up to limit expired entries of sh (all of them if
-// limit < 0). sh.mu must be held.
-func (s *MemoryStore) sweepLocked(sh *memoryShard, now time.Time, limit int) {
-	t := now.UnixNano()
-	for n := 0; limit < 0 || n < limit; n++ {
-		var rec expiryRecord
-		q, h := sh.queue.front(), len(sh.heap) > 0
-		switch {
-		case q != nil && q.at <= t && (!h || q.at <= sh.heap[0].at):
-			rec = sh.queue.pop()
-		case h && sh.heap[0].at <= t:
-			rec = sh.heap.pop()
-		default:
-			return
-		}
-		// The key may have been saved again since this record was pushed:
-		// remove it only if the entry is still the one that expired.
-		if e, ok := sh.entries[rec.key]; ok && expiryNanos(e.c.ExpiresAt) == rec.at {
-			delete(sh.entries, rec.key)
-			s.count.Add(-1)
+func (s *MemoryStore) locate(key string) memoryKey {
+	k := memoryKey{s: key}
+	var h uint64
+	if k.compact = decode32(&k.b, key); k.compact {
+		h = maphash.Bytes(s.seed, k.b[:])
+	} else {
+		h = maphash.String(s.seed, key)
+	}
+	k.shard = &s.shards[h&(memoryShards-1)]
+	k.hash = h / memoryShards
+	return k
+}
+
+// decode32 decodes s into b if s is the base64url text of 32 bytes:
+// exactly 43 characters of the alphabet, the unused low 2 bits of the last
+// one zero, so that each 32 bytes have one text (what
+// base64.RawURLEncoding.Strict accepts, without its allocation or its
+// skipping of line breaks).
+func decode32(b *[32]byte, s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	// A byte outside the alphabet has the value 0xff: its high bit, set in
+	// bad, refuses s.
+	value := func(c byte) byte { return byte(base64URLValue[c]) }
+	var bad byte
+	for i, j := 0, 0; i < 40; i, j = i+4, j+3 {
+		c0, c1, c2, c3 := value(s[i]), value(s[i+1]), value(s[i+2]), value(s[i+3])
+		bad |= c0 | c1 | c2 | c3
+		b[j], b[j+1], b[j+2] = c0<<2|c1>>4, c1<<4|c2>>2, c2<<6|c3
+	}
+	c0, c1, c2 := value(s[40]), value(s[41]), value(s[42])
+	bad |= c0 | c1 | c2
+	b[30], b[31] = c0<<2|c1>>4, c1<<4|c2>>2
+	return bad&0x80 == 0 && c2&3 == 0
+}
+
+// entryRef is an entry's slot: in others if other, in compact if not.
+type entryRef struct {
+	slot  uint32
+	other bool
+}
+
+// find returns the entry under k. sh.mu must be held.
+func (sh *memoryShard) find(k *memoryKey) (entryRef, bool) {
+	if k.compact {
+		if i, ok := sh.index.find(sh.compact, &k.b, k.hash); ok {
+			return entryRef{slot: sh.index.slot(i)}, true
 		}
 	}
+	// A code key is kept among the others when its challenge is not
+	// compact; most shards have none.
+	if len(sh.othersIndex) == 0 {
+		return entryRef{}, false
+	}
+	slot, ok := sh.othersIndex[k.s]
+	return entryRef{slot: slot, other: true}, ok
 }
 
-// put stores e under key and schedules its expiry. sh.mu must be held.
-func (sh *memoryShard) put(key string, e memoryEntry) {
-	sh.entries[key] = e
-	rec := expiryRecord{key: key, at: expiryNanos(e.c.ExpiresAt)}
+// expires returns the Unix nanoseconds at which the entry expires, the
+// latest such time for one past the year 2262.
+func (sh *memoryShard) expires(r entryRef) int64 {
+	if r.other {
+		return expiryNanos(sh.others[r.slot].c.ExpiresAt)
+	}
+	return sh.compact[r.slot].expires
+}
+
+func (sh *memoryShard) taker(r entryRef) *uint64 {
+	if r.other {
+		return &sh.others[r.slot].taker
+	}
+	return &sh.compact[r.slot].taker
+}
+
+// same reports whether the entry holds the binding c: Value, Method and
+// ClientID.
+func (sh *memoryShard) same(r entryRef, c Challenge) bool {
+	if r.other {
+		return sameChallenge(sh.others[r.slot].c, c)
+	}
+	e := &sh.compact[r.slot]
+	var v [32]byte
+	method := S256
+	if e.flags&flagPlain != 0 {
+		method = Plain
+	}
+	return decode32(&v, c.Value) && v == e.challenge && c.Method == method && c.ClientID == sh.clients.name(e.client)
+}
+
+// entryView is an entry copied out under the lock, for Take and Peek to
+// return after it.
+type entryView struct {
+	c       Challenge // the whole challenge of another entry; a compact one's ClientID
+	e       compactEntry
+	compact bool
+}
+
+func (sh *memoryShard) view(r entryRef) entryView {
+	if r.other {
+		return entryView{c: sh.others[r.slot].c}
+	}
+	e := &sh.compact[r.slot]
+	return entryView{c: Challenge{ClientID: sh.clients.name(e.client)}, e: *e, compact: true}
+}
+
+// challenge returns the saved challenge, rebuilding a compact one's text.
+func (v *entryView) challenge() Challenge {
+	if !v.compact {
+		return v.c
+	}
+	c := v.c
+	var text [43]byte
+	base64.RawURLEncoding.Encode(text[:], v.e.challenge[:])
+	c.Value = string(text[:])
+	c.Method = S256
+	if v.e.flags&flagPlain != 0 {
+		c.Method = Plain
+	}
+	c.ExpiresAt = time.Unix(0, v.e.expires)
+	if v.e.flags&flagUTC != 0 {
+		c.ExpiresAt = c.ExpiresAt.UTC()
+	}
+	return c
+}
+
+// insert stores c under k, which holds no entry, and schedules its expiry.
+// sh.mu must be held.
+func (sh *memoryShard) insert(k *memoryKey, c Challenge) {
+	var e compactEntry
+	if k.compact && len(sh.compact) < math.MaxInt32 && compactChallenge(&e, c) {
+		e.key = k.b
+		e.client = sh.clients.acquire(c.ClientID)
+		slot := sh.putCompact(&e)
+		sh.index.insert(k.hash, slot)
+		sh.schedule(expiryRecord{at: e.expires, slot: slot})
+		return
+	}
+	slot := sh.putOther(otherEntry{key: k.s, c: c})
+	sh.schedule(expiryRecord{at: expiryNanos(c.ExpiresAt), slot: slot, other: true})
+}
+
+// compactChallenge fills e from c if c can be kept compact: a challenge of
+// 43 base64url characters, method S256 or Plain, no RedirectURI, and an
+// ExpiresAt in UTC or Local before the year 2262.
+func compactChallenge(e *compactEntry, c Challenge) bool {
+	switch c.Method {
+	case S256:
+	case Plain:
+		e.flags |= flagPlain
+	default:
+		return false
+	}
+	switch c.ExpiresAt.Location() {
+	case time.Local:
+	case time.UTC:
+		e.flags |= flagUTC
+	default:
+		return false
+	}
+	if c.RedirectURI != "" || c.ExpiresAt.After(maxNanoTime) || !decode32(&e.challenge, c.Value) {
+		return false
+	}
+	e.expires = c.ExpiresAt.UnixNano()
+	return true
+}
+
+// putCompact puts e in a free slot of compact and returns the slot.
+func (sh *memoryShard) putCompact(e *compactEntry) uint32 {
+	if n := len(sh.compactFree); n > 0 {
+		slot := sh.compactFree[n-1]
+		sh.compactFree = sh.compactFree[:n-1]
+		sh.compact[slot] = *e
+		return slot
+	}
+	sh.compact = append(sh.compact, *e)
+	return uint32(len(sh.compact) - 1)
+}
+
+// putOther puts o in a free slot of others, indexes it, and returns the
+// slot.
+func (sh *memoryShard) putOther(o otherEntry) uint32 {
+	if sh.othersIndex == nil {
+		sh.othersIndex = make(map[string]uint32)
+	}
+	var slot uint32
+	if n := len(sh.othersFree); n > 0 {
+		slot, sh.othersFree = sh.othersFree[n-1], sh.othersFree[:n-1]
+		sh.others[slot] = o
+	} else {
+		slot = uint32(len(sh.others))
+		sh.others = append(sh.others, o)
+	}
+	sh.othersIndex[o.key] = slot
+	return slot
+}
+
+// remove deletes the entry r and frees its slot; its expiry record stays
+// behind, stale. sh.mu must be held.
+func (sh *memoryShard) remove(seed maphash.Seed, r entryRef) {
+	if r.other {
+		delete(sh.othersIndex, sh.others[r.slot].key)
+		sh.others[r.slot] = otherEntry{}
+		sh.othersFree = append(sh.othersFree, r.slot)
+		return
+	}
+	e := &sh.compact[r.slot]
+	sh.index.remove(maphash.Bytes(seed, e.key[:])/memoryShards, r.slot)
+	sh.clients.release(e.client)
+	*e = compactEntry{expires: freeSlot}
+	sh.compactFree = append(sh.compactFree, r.slot)
+}
+
+// current reports whether rec is the expiry record of the entry in its
+// slot: not a record left behind by an entry removed before it expired
+// (saved over once expired), whose slot may hold another entry since.
+func (sh *memoryShard) current(rec expiryRecord) bool {
+	if rec.other {
+		o := &sh.others[rec.slot]
+		slot, ok := sh.othersIndex[o.key]
+		return ok && slot == rec.slot && expiryNanos(o.c.ExpiresAt) == rec.at
+	}
+	// A later entry in the slot expires later: it was saved after this
+	// record's time had passed.
+	return sh.compact[rec.slot].expires == rec.at
+}
+
+func (sh *memoryShard) schedule(rec expiryRecord) {
 	if last := sh.queue.back(); last == nil || rec.at >= last.at {
 		sh.queue.push(rec)
 	} else {
 		sh.heap.push(rec)
 	}
+}
+
+// sweepAll removes every expired entry, one shard at a time and with no
+// other lock held.
+func (s *MemoryStore) sweepAll(now int64) {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		s.sweepLocked(sh, now, -1)
+		sh.mu.Unlock()
+	}
+}
+
+// sweepLocked removes up to limit expired entries of sh (all of them if
+// limit < 0), and rebuilds the shard smaller if it is mostly free. sh.mu
+// must be held.
+func (s *MemoryStore) sweepLocked(sh *memoryShard, now int64, limit int) {
+	removed := 0
+sweep:
+	for n := 0; limit < 0 || n < limit; n++ {
+		var rec expiryRecord
+		q, h := sh.queue.front(), len(sh.heap) > 0
+		switch {
+		case q != nil && q.at <= now && (!h || q.at <= sh.heap[0].at):
+			rec = sh.queue.pop()
+		case h && sh.heap[0].at <= now:
+			rec = sh.heap.pop()
+		default:
+			break sweep // nothing more has expired
+		}
+		if sh.current(rec) {
+			sh.remove(s.seed, entryRef{slot: rec.slot, other: rec.other})
+			removed++
+		}
+	}
+	if removed == 0 {
+		return
+	}
+	s.count.Add(int64(-removed))
+	if sparse(len(sh.compact), len(sh.compactFree)) || sparse(len(sh.others), len(sh.othersFree)) {
+		sh.rebuild(s.seed)
+	}
+}
+
+// sparse reports whether a slab of n slots, free of them unused, holds so
+// few entries that it should be rebuilt smaller.
+func sparse(n, free int) bool {
+	return n > minShrink && n-free < n/4
+}
+
+// rebuild moves the shard's entries to new slabs, index and expiry
+// records of their size, giving the memory of a past burst back. Client
+// numbers stay. sh.mu must be held.
+func (sh *memoryShard) rebuild(seed maphash.Seed) {
+	var live []expiryRecord
+	for _, rec := range sh.queue.recs[sh.queue.head:] {
+		if sh.current(rec) {
+			live = append(live, rec)
+		}
+	}
+	for _, rec := range sh.heap {
+		if sh.current(rec) {
+			live = append(live, rec)
+		}
+	}
+	compact, others := sh.compact, sh.others
+	// Room for twice the entries left, so that the next ones do not grow
+	// the shard again at once.
+	sh.compact, sh.compactFree, sh.index = make([]compactEntry, 0, 2*len(live)), nil, compactIndex{}
+	sh.others, sh.othersFree, sh.othersIndex = nil, nil, nil
+	sh.queue, sh.heap = expiryQueue{recs: make([]expiryRecord, 0, 2*len(live))}, nil
+	for _, rec := range live {
+		if rec.other {
+			rec.slot = sh.putOther(others[rec.slot])
+		} else {
+			e := &compact[rec.slot]
+			rec.slot = sh.putCompact(e)
+			sh.index.insert(maphash.Bytes(seed, e.key[:])/memoryShards, rec.slot)
+		}
+		sh.schedule(rec)
+	}
+}
+
+// clientTable numbers the client_ids of a shard's compact entries, 0 for
+// "", and forgets a client when its last entry goes.
+type clientTable struct {
+	ids   map[string]uint32
+	names []clientName // names[id-1]
+	free  []uint32
+}
+
+type clientName struct {
+	name string
+	refs int
+}
+
+// acquire returns the number of name, counting one more entry for it.
+func (t *clientTable) acquire(name string) uint32 {
+	if name == "" {
+		return 0
+	}
+	if id, ok := t.ids[name]; ok {
+		t.names[id-1].refs++
+		return id
+	}
+	if t.ids == nil {
+		t.ids = make(map[string]uint32)
+	}
+	// A copy: the caller's string may be a piece of a whole request.
+	cn := clientName{name: strings.Clone(name), refs: 1}
+	var id uint32
+	if n := len(t.free); n > 0 {
+		id, t.free = t.free[n-1], t.free[:n-1]
+		t.names[id-1] = cn
+	} else {
+		t.names = append(t.names, cn)
+		id = uint32(len(t.names))
+	}
+	t.ids[cn.name] = id
+	return id
+}
+
+// release counts one entry fewer for id.
+func (t *clientTable) release(id uint32) {
+	if id == 0 {
+		return
+	}
+	cn := &t.names[id-1]
+	if cn.refs--; cn.refs > 0 {
+		return
+	}
+	delete(t.ids, cn.name)
+	if len(t.ids) == 0 {
+		*t = clientTable{} // give the table's memory back
+		return
+	}
+	*cn = clientName{}
+	t.free = append(t.free, id)
+}
+
+func (t *clientTable) name(id uint32) string {
+	if id == 0 {
+		return ""
+	}
+	return t.names[id-1].name
+}
+
+// compactIndex finds a compact entry's slot from its key. It is an open
+// addressing hash table with linear probing: each element is the low 32
+// bits of the key's hash (which also say where its probe starts) and the
+// slot plus one; 0 is empty. It is never more than three quarters full.
+type compactIndex struct {
+	elems []uint64 // a power of two long, or empty
+	n     int
+}
+
+func (ix *compactIndex) slot(i int) uint32 {
+	return uint32(ix.elems[i]) - 1
+}
+
+// find returns the position in elems of the element for key, whose hash
+// is h.
+func (ix *compactIndex) find(slab []compactEntry, key *[32]byte, h uint64) (int, bool) {
+	if len(ix.elems) == 0 {
+		return 0, false
+	}
+	mask := uint64(len(ix.elems) - 1)
+	tag := h & math.MaxUint32
+	for i := tag & mask; ; i = (i + 1) & mask {
+		el := ix.elems[i]
+		switch {
+		case el == 0:
+			return 0, false
+		case el>>32 == tag && slab[uint32(el)-1].key == *key:
+			return int(i), true
+		}
+	}
+}
+
+// insert adds slot for a key whose hash is h and which the index lacks.
+func (ix *compactIndex) insert(h uint64, slot uint32) {
+	if (ix.n+1)*4 > len(ix.elems)*3 {
+		ix.resize(max(2*len(ix.elems), 8))
+	}
+	ix.put((h&math.MaxUint32)<<32 | (uint64(slot) + 1))
+	ix.n++
+}
+
+func (ix *compactIndex) put(el uint64) {
+	mask := uint64(len(ix.elems) - 1)
+	i := (el >> 32) & mask
+	for ix.elems[i] != 0 {
+		i = (i + 1) & mask
+	}
+	ix.elems[i] = el
+}
+
+// resize moves the elements to a table of size elements.
+func (ix *compactIndex) resize(size int) {
+	old := ix.elems
+	ix.elems = make([]uint64, size)
+	for _, el := range old {
+		if el != 0 {
+			ix.put(el)
+		}
+	}
+}
+
+// remove deletes slot, whose key's hash is h, shifting back the elements
+// after it that would no longer be found.
+func (ix *compactIndex) remove(h uint64, slot uint32) {
+	mask := uint64(len(ix.elems) - 1)
+	want := (h&math.MaxUint32)<<32 | (uint64(slot) + 1)
+	i := (want >> 32) & mask
+	for n := 0; ix.elems[i] != want; n++ {
+		if n == len(ix.elems) {
+			return // not there; the callers never ask for that
+		}
+		i = (i + 1) & mask
+	}
+	for j := i; ; {
+		j = (j + 1) & mask
+		el := ix.elems[j]
+		if el == 0 {
+			break
+		}
+		// el stays unless its probe starts at or before the hole, cyclically:
+		// outside (i, j].
+		if home := (el >> 32) & mask; (j-home)&mask >= (j-i)&mask {
+			ix.elems[i] = el
+			i = j
+		}
+	}
+	ix.elems[i] = 0
+	ix.n--
 }
 
 // expiryNanos is t in Unix nanoseconds, the latest such time for t past
@@ -302,10 +800,11 @@ func expiryNanos(t time.Time) int64 {
 
 var maxNanoTime = time.Unix(0, math.MaxInt64)
 
-// expiryRecord says when the entry under key expires.
+// expiryRecord says when the entry in a slot expires.
 type expiryRecord struct {
-	key string
-	at  int64 // Unix nanoseconds
+	at    int64 // Unix nanoseconds
+	slot  uint32
+	other bool // a slot of others, not of compact
 }
 
 // expiryQueue is a FIFO queue of expiry records in nondecreasing order.
@@ -326,7 +825,6 @@ func (q *expiryQueue) push(r expiryRecord) {
 
 func (q *expiryQueue) pop() expiryRecord {
 	r := q.recs[q.head]
-	q.recs[q.head] = expiryRecord{} // let the key be collected
 	q.head++
 	if q.head == len(q.recs) {
 		q.recs, q.head = q.recs[:0], 0
@@ -373,7 +871,6 @@ func (h *expiryHeap) pop() expiryRecord {
 	top := a[0]
 	last := len(a) - 1
 	a[0] = a[last]
-	a[last] = expiryRecord{} // let the key be collected
 	a = a[:last]
 	for i := 0; ; {
 		least, l, r := i, 2*i+1, 2*i+2

@@ -2,7 +2,10 @@ package pkce
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
+	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -348,4 +351,339 @@ func TestMemoryStoreFarFutureExpiry(t *testing.T) {
 	got, err := s.Take(ctx, "k")
 	require.NoError(t, err)
 	assert.Equal(t, "v", got.Value)
+}
+
+// A code key and a challenge of 43 base64url characters are kept compact;
+// any other entry as saved. Every field comes back as saved either way,
+// and an entry moves between the two when its key is saved again after it
+// expired.
+func TestMemoryStoreCompactAndOtherEntries(t *testing.T) {
+	ctx := context.Background()
+	s, clock := newTestMemoryStore(0)
+	key := storeKey("code")
+	s256 := S256Challenge(GenerateVerifier())
+	plain43 := GenerateVerifier()
+	tests := []struct {
+		name    string
+		key     string
+		c       Challenge
+		compact bool
+	}{
+		{"S256", key, Challenge{Value: s256, Method: S256, ClientID: "app"}, true},
+		{"Plain43", key, Challenge{Value: plain43, Method: Plain, ClientID: "app"}, true},
+		{"NoClient", key, Challenge{Value: s256, Method: S256}, true},
+		{"Plain128", key, Challenge{Value: strings.Repeat("aZ0-._~", 19)[:128], Method: Plain, ClientID: "app"}, false},
+		{"NoMethod", key, Challenge{Value: s256, ClientID: "app"}, false},
+		{"EmptyValue", key, Challenge{Method: S256}, false},
+		{"RedirectURI", key, Challenge{Value: s256, Method: S256, RedirectURI: "https://app.example/cb"}, false},
+		{"PushedKey", "par:" + key, Challenge{Value: s256, Method: S256, ClientID: "app", RedirectURI: "https://app.example/cb"}, false},
+		{"NonCanonicalKey", key[:42] + "B", Challenge{Value: s256, Method: S256}, false}, // "B" leaves a 1 in the unused bits
+		{"NonCanonicalValue", key, Challenge{Value: s256[:42] + "B", Method: S256}, false},
+		{"LineBreakInKey", key[:41] + "\n" + key[42:], Challenge{Value: s256, Method: S256}, false},
+		{"FixedZone", key, Challenge{Value: s256, Method: S256, ExpiresAt: time.Unix(0, 0).In(time.FixedZone("UTC+5", 5*3600))}, false},
+		{"Local", key, Challenge{Value: s256, Method: S256, ExpiresAt: time.Unix(0, 0).In(time.Local)}, true},
+		{"FarFuture", key, Challenge{Value: s256, Method: S256, ExpiresAt: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := tt.c
+			switch {
+			case c.ExpiresAt.IsZero():
+				c.ExpiresAt = clock.now().Add(time.Minute)
+			case c.ExpiresAt.Unix() == 0: // a time zone to keep
+				c.ExpiresAt = clock.now().Add(time.Minute).In(c.ExpiresAt.Location())
+			}
+			require.NoError(t, s.Save(ctx, tt.key, c))
+			k := s.locate(tt.key)
+			k.shard.mu.Lock()
+			ref, ok := k.shard.find(&k)
+			k.shard.mu.Unlock()
+			require.True(t, ok)
+			assert.Equal(t, !tt.compact, ref.other, "kept compact")
+
+			got, err := s.Peek(ctx, tt.key)
+			require.NoError(t, err)
+			assert.Equal(t, c, got)
+			assert.True(t, got.ExpiresAt.Equal(c.ExpiresAt))
+			assert.NoError(t, s.Save(ctx, tt.key, c), "the same challenge again")
+			other := c
+			other.ClientID += "-other"
+			assert.ErrorIs(t, s.Save(ctx, tt.key, other), ErrExists)
+			got, err = s.Take(ctx, tt.key)
+			require.NoError(t, err)
+			assert.Equal(t, c, got)
+			assert.ErrorIs(t, s.Save(ctx, tt.key, c), ErrUsed)
+
+			// Expired, not swept: the next test saves over it.
+			clock.advance(time.Minute)
+			if tt.name == "FarFuture" {
+				s.shards = [memoryShards]memoryShard{}
+				s.count.Store(0)
+			}
+		})
+	}
+	clock.advance(time.Hour)
+	s.sweepAll(clock.now().UnixNano())
+	assert.Zero(t, s.Len())
+}
+
+// Keys that differ are told apart, however alike their bytes: a canonical
+// code key and the non-canonical text of the same bytes are two keys.
+func TestMemoryStoreNonCanonicalKeyIsAnotherKey(t *testing.T) {
+	ctx := context.Background()
+	s, clock := newTestMemoryStore(0)
+	key := storeKey("code") // its last character carries 4 unused bits, all 0
+	alike := key[:42] + string(key[42]+1)
+	exp := clock.now().Add(time.Minute)
+	require.NoError(t, s.Save(ctx, key, Challenge{Value: S256Challenge("a"), Method: S256, ExpiresAt: exp}))
+	require.NoError(t, s.Save(ctx, alike, Challenge{Value: S256Challenge("b"), Method: S256, ExpiresAt: exp}))
+	got, err := s.Take(ctx, alike)
+	require.NoError(t, err)
+	assert.Equal(t, S256Challenge("b"), got.Value)
+	got, err = s.Take(ctx, key)
+	require.NoError(t, err)
+	assert.Equal(t, S256Challenge("a"), got.Value)
+}
+
+// Clients are numbered per shard while they have entries, and forgotten
+// with their last one.
+func TestMemoryStoreClientTable(t *testing.T) {
+	ctx := context.Background()
+	s, clock := newTestMemoryStore(0)
+	for i := range 3000 {
+		c := Challenge{Value: S256Challenge(fmt.Sprint(i)), Method: S256, ClientID: fmt.Sprint("client-", i%7), ExpiresAt: clock.now().Add(time.Duration(1+i%3) * time.Minute)}
+		require.NoError(t, s.Save(ctx, storeKey(fmt.Sprint(i)), c))
+	}
+	for i := range 3000 {
+		got, err := s.Peek(ctx, storeKey(fmt.Sprint(i)))
+		require.NoError(t, err)
+		assert.Equal(t, fmt.Sprint("client-", i%7), got.ClientID)
+	}
+	for i := range s.shards {
+		assert.LessOrEqual(t, len(s.shards[i].clients.names), 7)
+	}
+	clock.advance(2 * time.Minute)
+	s.sweepAll(clock.now().UnixNano())
+	for i := range 3000 {
+		got, err := s.Take(ctx, storeKey(fmt.Sprint(i)))
+		if i%3 < 2 {
+			assert.ErrorIs(t, err, ErrNotFound)
+			continue
+		}
+		require.NoError(t, err)
+		assert.Equal(t, fmt.Sprint("client-", i%7), got.ClientID)
+	}
+	clock.advance(time.Minute)
+	s.sweepAll(clock.now().UnixNano())
+	for i := range s.shards {
+		sh := &s.shards[i]
+		assert.Nil(t, sh.clients.ids, "shard %d", i)
+		assert.Nil(t, sh.clients.names, "shard %d", i)
+	}
+}
+
+// A burst that expires gives its memory back: the shards are rebuilt
+// smaller, and what is left still works.
+func TestMemoryStoreShrinksAfterBurst(t *testing.T) {
+	ctx := context.Background()
+	s, clock := newTestMemoryStore(0)
+	const burst, kept = 64 * 1024, 1000
+	for i := range burst {
+		ttl := time.Minute
+		if i%(burst/kept) == 0 {
+			ttl = time.Hour
+		}
+		c := Challenge{Value: S256Challenge(fmt.Sprint(i)), Method: S256, ClientID: "app", ExpiresAt: clock.now().Add(ttl)}
+		if i%2 == 0 {
+			c.RedirectURI = "https://app.example/cb" // kept as saved
+		}
+		require.NoError(t, s.Save(ctx, storeKey(fmt.Sprint(i)), c))
+	}
+	_, err := s.TakeAs(ctx, storeKey("0"), 5)
+	require.NoError(t, err)
+	clock.advance(2 * time.Minute)
+	s.sweepAll(clock.now().UnixNano())
+	require.Equal(t, burst/(burst/kept)+1, s.Len())
+	slots := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		slots += cap(sh.compact) + cap(sh.others) + cap(sh.queue.recs) + len(sh.index.elems)
+	}
+	assert.Less(t, slots, 16*kept, "the shards gave the burst's memory back")
+
+	require.NoError(t, s.Restore(ctx, storeKey("0"), 5), "the take survives the rebuild")
+	for i := 0; i < burst; i += burst / kept {
+		got, err := s.Take(ctx, storeKey(fmt.Sprint(i)))
+		require.NoError(t, err, i)
+		assert.Equal(t, S256Challenge(fmt.Sprint(i)), got.Value)
+	}
+	clock.advance(time.Hour)
+	s.sweepAll(clock.now().UnixNano())
+	assert.Zero(t, s.Len())
+}
+
+// The store against a plain map of the same rules, under random saves,
+// takes, peeks and restores of keys of every form, expiring in and out of
+// order, with a burst that makes the shards grow and shrink.
+func TestMemoryStoreAgainstModel(t *testing.T) {
+	ctx := context.Background()
+	s, clock := newTestMemoryStore(1 << 30)
+	type modelEntry struct {
+		c     Challenge
+		taker uint64
+	}
+	model := map[string]modelEntry{}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	keys := make([]string, 5000)
+	for i := range keys {
+		switch i % 5 {
+		case 0:
+			keys[i] = "par:" + storeKey(fmt.Sprint(i))
+		case 1:
+			keys[i] = fmt.Sprint("k", i)
+		default:
+			keys[i] = storeKey(fmt.Sprint(i))
+		}
+	}
+	challenge := func() Challenge {
+		c := Challenge{Value: S256Challenge(fmt.Sprint(rnd.IntN(3))), Method: S256, ClientID: fmt.Sprint("c", rnd.IntN(4))}
+		switch rnd.IntN(8) {
+		case 0:
+			c.Method = Plain
+		case 1:
+			c.Value = "short"
+		case 2:
+			c.RedirectURI = "https://app.example/cb"
+		case 3:
+			c.ClientID = ""
+		}
+		c.ExpiresAt = clock.now().Add(time.Duration(1+rnd.IntN(120)) * time.Second)
+		if rnd.IntN(4) == 0 {
+			c.ExpiresAt = c.ExpiresAt.UTC()
+		}
+		return c
+	}
+	live := func(k string) (modelEntry, bool) {
+		e, ok := model[k]
+		if ok && !e.c.ExpiresAt.After(clock.now()) {
+			delete(model, k)
+			return e, false
+		}
+		return e, ok
+	}
+	check := func(step int, what string, got Challenge, err error, want Challenge, wantErr error) {
+		t.Helper()
+		if !assert.ErrorIs(t, err, wantErr, "step %d: %s", step, what) || wantErr != nil {
+			return
+		}
+		assert.True(t, got.ExpiresAt.Equal(want.ExpiresAt), "step %d: %s: ExpiresAt", step, what)
+		got.ExpiresAt, want.ExpiresAt = time.Time{}, time.Time{}
+		assert.Equal(t, want, got, "step %d: %s", step, what)
+	}
+	for step := range 200_000 {
+		if step == 100_000 {
+			// A burst, gone a minute later.
+			for i := range 30_000 {
+				c := challenge()
+				c.ExpiresAt = clock.now().Add(time.Minute)
+				k := storeKey(fmt.Sprint("burst", i))
+				require.NoError(t, s.Save(ctx, k, c))
+				model[k] = modelEntry{c: c}
+			}
+		}
+		k := keys[rnd.IntN(len(keys))]
+		switch op := rnd.IntN(10); {
+		case op < 4:
+			c := challenge()
+			var want error
+			if e, ok := live(k); ok {
+				switch {
+				case e.taker != 0:
+					want = ErrUsed
+				case !sameChallenge(e.c, c):
+					want = ErrExists
+				}
+			} else {
+				model[k] = modelEntry{c: c}
+			}
+			assert.ErrorIs(t, s.Save(ctx, k, c), want, "step %d: Save", step)
+		case op < 7:
+			take := uint64(plainTake)
+			if op == 6 {
+				take = uint64(1 + rnd.IntN(3))
+			}
+			got, err := s.take(ctx, k, take)
+			e, ok := live(k)
+			switch {
+			case !ok:
+				check(step, "Take", got, err, Challenge{}, ErrNotFound)
+			case e.taker == 0, e.taker == take && take != plainTake:
+				e.taker = take
+				model[k] = e
+				check(step, "Take", got, err, e.c, nil)
+			default:
+				check(step, "Take", got, err, Challenge{}, ErrUsed)
+			}
+		case op < 8:
+			got, err := s.Peek(ctx, k)
+			e, ok := live(k)
+			switch {
+			case !ok:
+				check(step, "Peek", got, err, Challenge{}, ErrNotFound)
+			case e.taker != 0:
+				check(step, "Peek", got, err, Challenge{}, ErrUsed)
+			default:
+				check(step, "Peek", got, err, e.c, nil)
+			}
+		case op < 9:
+			take := uint64(1 + rnd.IntN(3))
+			require.NoError(t, s.Restore(ctx, k, take))
+			if e, ok := live(k); ok && e.taker == take {
+				e.taker = 0
+				model[k] = e
+			}
+		default:
+			clock.advance(time.Duration(rnd.IntN(500)) * time.Millisecond)
+		}
+		if step%10_000 == 0 || step == 100_001 {
+			s.sweepAll(clock.now().UnixNano())
+			for k := range model {
+				live(k)
+			}
+			require.Equal(t, len(model), s.Len(), "step %d: entries after a full sweep", step)
+		}
+	}
+}
+
+// decode32 accepts what the strict base64url decoder turns into 32 bytes,
+// and nothing else.
+func TestDecode32(t *testing.T) {
+	strict := base64.RawURLEncoding.Strict()
+	check := func(s string) {
+		t.Helper()
+		var got [32]byte
+		ok := decode32(&got, s)
+		want, err := strict.DecodeString(s)
+		wantOK := err == nil && len(want) == 32 && !strings.ContainsAny(s, "\r\n")
+		require.Equal(t, wantOK, ok, "%q", s)
+		if ok {
+			require.Equal(t, want, got[:], "%q", s)
+		}
+	}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for range 2000 {
+		var b [32]byte
+		for i := range b {
+			b[i] = byte(rnd.Uint32())
+		}
+		s := base64.RawURLEncoding.EncodeToString(b[:])
+		check(s)
+		for _, c := range []byte("AB_-+/=.~\n\x00\xff") {
+			i := rnd.IntN(len(s))
+			check(s[:i] + string(c) + s[i+1:])
+		}
+		check(s[:42] + string("ABCDEFGHIJKLMNOP"[rnd.IntN(16)])) // unused bits
+		check(s[:42])
+		check(s + "A")
+	}
 }
