@@ -15,8 +15,9 @@ import (
 )
 
 // TestDemo audits cmd/pkce-demo, built from this tree, as a user would:
-// wrapped by the middleware it gets no fail and no warn; unprotected it
-// fails in the metadata, authorize and token groups.
+// wrapped by the middleware it gets no fail and no warn (its PAR endpoint,
+// advertised, passes the par checks); unprotected it fails in the
+// metadata, authorize, token and par groups.
 func TestDemo(t *testing.T) {
 	bin := demoBinary(t)
 
@@ -33,7 +34,7 @@ func TestDemo(t *testing.T) {
 			t.Errorf("infos %v, want only hygiene.constant-challenge", ids)
 		}
 		// The audited client is public; the OpenID and RFC 8414 documents
-		// agree.
+		// agree; the PAR endpoint is advertised, so the par checks run.
 		if _, ids := count(results, pkcetest.Skip); !slices.Equal(ids, []string{"token.basic-form-encoded"}) {
 			t.Errorf("skips %v, want only token.basic-form-encoded", ids)
 		}
@@ -49,6 +50,9 @@ func TestDemo(t *testing.T) {
 			"token.downgrade",             // a token for a verifier with no challenge
 			"token.retry-wrong-then-none", // the first, wrong, attempt already got a token
 			"token.rebind-echo-redirect-query",
+			"par.verifier-wrong",   // a pushed challenge bound nowhere: any verifier redeems its code
+			"par.verifier-missing", // and no verifier too
+			"par.outer-challenge",  // so the outer challenge's verifier does
 		}
 		for _, id := range pinned {
 			if r := results[id]; r.Outcome != pkcetest.Fail {
@@ -56,10 +60,15 @@ func TestDemo(t *testing.T) {
 			}
 		}
 		_, fails := count(results, pkcetest.Fail)
-		for _, group := range []string{"metadata.", "authorize.", "token."} {
+		for _, group := range []string{"metadata.", "authorize.", "token.", "par."} {
 			if !slices.ContainsFunc(fails, func(id string) bool { return strings.HasPrefix(id, group) }) {
 				t.Errorf("no fail in the %s group: %v", strings.TrimSuffix(group, "."), fails)
 			}
+		}
+		// PKCE is optional on the bare demo: a push without a challenge
+		// sidesteps nothing.
+		if r := results["par.no-challenge"]; r.Outcome != pkcetest.Skip {
+			t.Errorf("par.no-challenge: %s, want skip: %s", r.Outcome, r.Detail)
 		}
 		// The bare demo checks its redirect URIs itself.
 		if r := results["authorize.unregistered-redirect"]; r.Outcome != pkcetest.Pass {

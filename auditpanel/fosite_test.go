@@ -105,12 +105,12 @@ func startFosite(t *testing.T, enforce bool) string {
 func TestFosite(t *testing.T) {
 	// What fosite does the same either way.
 	common := verdicts{
-		skips: map[string]string{
+		skips: merge(noPAR, map[string]string{
 			"metadata.openid-configuration":     "an OAuth-only server: no OpenID document",
 			"metadata.identical":                "an OAuth-only server: one metadata document",
 			"token.basic-form-encoded":          "the audited client is public",
 			"token.retry-bad-auth-then-correct": "fosite ignores a Basic secret sent for a public client, so there is no refusal to recover from",
-		},
+		}),
 		outcomes: map[string]pkcetest.Outcome{
 			"metadata.plain-consistent":       pkcetest.Pass,
 			"authorize.valid-s256":            pkcetest.Pass,

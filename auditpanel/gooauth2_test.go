@@ -93,12 +93,12 @@ func TestGoOAuth2(t *testing.T) {
 			// DefaultValidateURI: strings.HasSuffix(redirect.Host, base.Host).
 			"authorize.unregistered-redirect": "a code sent to another path, another scheme and a look-alike host (evil + the registered host): go-oauth2 only checks that the host ends with the registered one",
 		},
-		skips: map[string]string{
+		skips: merge(noPAR, map[string]string{
 			"metadata.openid-configuration":     "an OAuth-only server: no OpenID document",
 			"metadata.identical":                "an OAuth-only server: one metadata document",
 			"token.basic-form-encoded":          "the audited client is public",
 			"token.retry-bad-auth-then-correct": "go-oauth2 ignores a Basic secret sent for a public client, so there is no refusal to recover from",
-		},
+		}),
 		outcomes: map[string]pkcetest.Outcome{
 			"metadata.plain-not-listed": pkcetest.Warn, // its default config accepts plain, and says so
 			"metadata.plain-consistent": pkcetest.Pass,

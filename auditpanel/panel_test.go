@@ -156,6 +156,17 @@ func keys[V any](m map[string]V) []string {
 	})
 }
 
+// noPAR are the skips of a server whose metadata advertises no
+// pushed_authorization_request_endpoint (RFC 9126 §5): the fronts of the
+// panel publish none.
+var noPAR = map[string]string{
+	"par.valid":            "no PAR endpoint advertised",
+	"par.no-challenge":     "no PAR endpoint advertised",
+	"par.verifier-wrong":   "no PAR endpoint advertised",
+	"par.verifier-missing": "no PAR endpoint advertised",
+	"par.outer-challenge":  "no PAR endpoint advertised",
+}
+
 // metadata is an RFC 8414 authorization server metadata document, the one
 // the fronts of servers without discovery publish for them.
 type metadata struct {

@@ -61,6 +61,13 @@ type Target struct {
 	// endpoint on another host is named here. Empty: from the metadata.
 	AuthorizationEndpoint string
 	TokenEndpoint         string
+	// PAREndpoint overrides the pushed_authorization_request_endpoint read
+	// from the metadata (RFC 9126 §5), on the same terms. The par checks
+	// push the authorization request there, authenticated as the token
+	// requests are (HTTP Basic for a confidential client, client_id in the
+	// body for a public one). Empty: from the metadata; a server that
+	// advertises none skips the par checks.
+	PAREndpoint string
 	// Timeout bounds every single request of the audit, reading its body
 	// included. Zero: 10 seconds.
 	Timeout time.Duration
@@ -144,7 +151,7 @@ func (o *Outcome) UnmarshalText(b []byte) error {
 type Result struct {
 	// ID is stable across releases, e.g. "token.retry-wrong-then-none".
 	// Its prefix before the dot is the group: metadata, authorize, token,
-	// hygiene.
+	// par, hygiene.
 	ID string `json:"id"`
 	// Title says in one line what the check expects of the server.
 	Title string `json:"title"`
@@ -315,6 +322,7 @@ func (t Target) validate() error {
 	for _, e := range [...]struct{ name, v string }{
 		{"AuthorizationEndpoint", t.AuthorizationEndpoint},
 		{"TokenEndpoint", t.TokenEndpoint},
+		{"PAREndpoint", t.PAREndpoint},
 	} {
 		if e.v == "" {
 			continue

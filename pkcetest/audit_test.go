@@ -57,13 +57,13 @@ func TestCatalogue(t *testing.T) {
 		}
 		groups[group]++
 	}
-	for _, g := range []string{"metadata", "authorize", "token", "hygiene"} {
+	for _, g := range []string{"metadata", "authorize", "token", "par", "hygiene"} {
 		if groups[g] == 0 {
 			t.Errorf("no check in group %s", g)
 		}
 	}
-	if len(groups) != 4 {
-		t.Errorf("groups %v, want exactly metadata, authorize, token, hygiene", groups)
+	if len(groups) != 5 {
+		t.Errorf("groups %v, want exactly metadata, authorize, token, par, hygiene", groups)
 	}
 }
 

@@ -41,10 +41,11 @@ type careless struct {
 	clients map[string]string
 	options
 
-	mu    sync.Mutex
-	codes map[string]string // code → client_id, never deleted
-	seq   map[string]int    // code → how many codes were minted before it
-	used  map[string]bool
+	mu     sync.Mutex
+	codes  map[string]string // code → client_id, never deleted
+	seq    map[string]int    // code → how many codes were minted before it
+	used   map[string]bool
+	pushed map[string]url.Values // request_uri → the pushed parameters, never used up
 }
 
 // options are the careless server's switchable flaws and manners; the
@@ -75,6 +76,16 @@ type options struct {
 	// them client_credentials, as client_credentials: a token that redeems
 	// no code.
 	credentialsWin bool
+	// offerPAR serves a pushed authorization request endpoint at /par (RFC
+	// 9126) and advertises it: it keeps whatever is pushed (the client
+	// authenticated as at the token endpoint) under a fresh request_uri,
+	// which /authorize resolves to the pushed parameters for the client
+	// that pushed them, any number of times.
+	offerPAR bool
+	// parConfidentialOnly refuses a public client's pushed request with
+	// 401 invalid_client, as servers that let only confidential clients
+	// push do.
+	parConfidentialOnly bool
 }
 
 // registeredRedirect is the redirect URI the careless server registers
@@ -120,6 +131,18 @@ func (c *careless) authorize(w http.ResponseWriter, r *http.Request) {
 	if c.noPOST && r.Method == http.MethodPost {
 		http.Error(w, "GET only", http.StatusMethodNotAllowed)
 		return
+	}
+	if uri := r.FormValue("request_uri"); c.offerPAR && uri != "" {
+		// RFC 9126 §4: the pushed parameters are the ones that count.
+		c.mu.Lock()
+		pushed, ok := c.pushed[uri]
+		c.mu.Unlock()
+		if !ok || pushed.Get("client_id") != r.FormValue("client_id") {
+			http.Error(w, "invalid_request: unknown request_uri, or another client's", http.StatusBadRequest)
+			return
+		}
+		r = r.Clone(r.Context())
+		r.Form, r.PostForm = cloneValues(pushed), url.Values{}
 	}
 	if why := c.redirectProblem(r.FormValue("redirect_uri")); why != "" {
 		http.Error(w, "invalid_request: "+why, http.StatusBadRequest)
@@ -170,6 +193,59 @@ func (c *careless) authorize(w http.ResponseWriter, r *http.Request) {
 		sep = "&"
 	}
 	http.Redirect(w, r, redirect+sep+back.Encode(), http.StatusFound)
+}
+
+// par serves pushed authorization requests (RFC 9126 §2): the client is
+// authenticated as at the token endpoint and named by HTTP Basic or
+// client_id; nothing else of the pushed request is checked.
+func (c *careless) par(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	answer := func(status int, v any) {
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(v)
+	}
+	if r.Method != http.MethodPost {
+		answer(http.StatusMethodNotAllowed, map[string]string{"error": "invalid_request", "error_description": "POST only"})
+		return
+	}
+	if c.clients != nil {
+		if why := c.authenticate(r); why != "" {
+			answer(http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": why})
+			return
+		}
+	}
+	r.ParseForm()
+	id := r.PostForm.Get("client_id")
+	user, _, basic := r.BasicAuth()
+	if basic {
+		id, _ = url.QueryUnescape(user)
+	}
+	if c.parConfidentialOnly && !basic {
+		answer(http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": "only confidential clients may push"})
+		return
+	}
+	if id == "" {
+		answer(http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "no client"})
+		return
+	}
+	pushed := cloneValues(r.PostForm)
+	pushed.Del("client_secret")
+	pushed.Set("client_id", id)
+	uri := "urn:ietf:params:oauth:request_uri:" + randomString()
+	c.mu.Lock()
+	c.pushed[uri] = pushed
+	c.mu.Unlock()
+	markIssued(r)
+	answer(http.StatusCreated, map[string]any{"request_uri": uri, "expires_in": 60})
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = slices.Clone(vs)
+	}
+	return out
 }
 
 // login logs the user agent in at once and sends it back to /authorize
@@ -266,13 +342,17 @@ func (c *careless) token(w http.ResponseWriter, r *http.Request) {
 
 func (c *careless) metadata(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{
+	doc := map[string]any{
 		"issuer":                   c.issuer,
 		"authorization_endpoint":   c.issuer + "/authorize",
 		"token_endpoint":           c.issuer + "/token",
 		"response_types_supported": []string{"code"},
 		"grant_types_supported":    []string{"authorization_code"},
-	})
+	}
+	if c.offerPAR {
+		doc["pushed_authorization_request_endpoint"] = c.issuer + "/par"
+	}
+	json.NewEncoder(w).Encode(doc)
 }
 
 // ledger records, for every request the outermost handler saw, its final
@@ -337,8 +417,9 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 // handlers; nil fields mean no wrapper.
 type wrappers struct {
 	authorize, token, discovery func(http.Handler) http.Handler
-	mode                        string            // the careless server's response mode
-	clients                     map[string]string // the careless server's clients
+	par                         func(http.Handler) http.Handler // the PAR endpoint's, when server.offerPAR
+	mode                        string                          // the careless server's response mode
+	clients                     map[string]string               // the careless server's clients
 	gate                        func(http.Handler) http.Handler
 	server                      options                         // the careless server's options
 	outer                       func(http.Handler) http.Handler // around the whole server
@@ -349,7 +430,7 @@ type wrappers struct {
 func startCareless(t *testing.T, w wrappers) (*httptest.Server, *ledger) {
 	t.Helper()
 	c := &careless{codes: map[string]string{}, seq: map[string]int{}, used: map[string]bool{},
-		mode: w.mode, clients: w.clients, options: w.server}
+		pushed: map[string]url.Values{}, mode: w.mode, clients: w.clients, options: w.server}
 	l := &ledger{}
 	id := func(h http.Handler) http.Handler { return h }
 	if w.authorize == nil {
@@ -361,6 +442,9 @@ func startCareless(t *testing.T, w wrappers) (*httptest.Server, *ledger) {
 	if w.discovery == nil {
 		w.discovery = id
 	}
+	if w.par == nil {
+		w.par = id
+	}
 	mux := http.NewServeMux()
 	var authorize http.Handler = l.wrap("authorize", w.authorize(http.HandlerFunc(c.authorize)))
 	if w.gate != nil {
@@ -369,6 +453,9 @@ func startCareless(t *testing.T, w wrappers) (*httptest.Server, *ledger) {
 	mux.Handle("/authorize", authorize)
 	mux.Handle("/token", l.wrap("token", w.token(http.HandlerFunc(c.token))))
 	mux.HandleFunc("/login", c.login)
+	if c.offerPAR {
+		mux.Handle("/par", l.wrap("par", w.par(http.HandlerFunc(c.par))))
+	}
 	mux.Handle("/.well-known/oauth-authorization-server", w.discovery(http.HandlerFunc(c.metadata)))
 	if !c.oauthOnly {
 		mux.Handle("/.well-known/openid-configuration", w.discovery(http.HandlerFunc(c.metadata)))
@@ -433,8 +520,9 @@ func followLogin(srv *httptest.Server) func(ctx context.Context, authURL string)
 // audit check is shown to catch its fault, and to pass without it.
 type sloppyPKCE struct {
 	faults
-	mu    sync.Mutex
-	bound map[string]*binding // code → its challenge
+	mu     sync.Mutex
+	bound  map[string]*binding // code → its challenge
+	pushed map[string]string   // request_uri → its pushed challenge
 }
 
 // faults are the faults of a sloppyPKCE; the zero value has none.
@@ -464,6 +552,23 @@ type faults struct {
 	// challenge through unbound, and the token layer passes a code without
 	// a challenge on unchecked.
 	methodOnlyPasses bool
+	// parRecordsNothing: the PAR layer checks the pushed challenge but
+	// records nothing, and the authorization layer lets a request_uri it
+	// has no challenge for through unbound, trusting the PAR endpoint's
+	// check (issue 12 item 6).
+	parRecordsNothing bool
+	// parUnchecked: the PAR layer checks nothing; it records a pushed
+	// challenge as it is and lets a push without one through, and the
+	// authorization layer lets a request_uri it has no challenge for
+	// through unbound.
+	parUnchecked bool
+	// outerWins: a code_challenge beside request_uri is bound instead of
+	// the pushed one. outerIgnored: it is ignored, the pushed one bound
+	// (RFC 9101 §6.3). Neither: one that differs is refused.
+	outerWins, outerIgnored bool
+	// unboundPasses: the token layer passes a code it has no challenge for
+	// on unchecked, as one issued without PKCE.
+	unboundPasses bool
 }
 
 type binding struct {
@@ -473,15 +578,34 @@ type binding struct {
 
 func (p *sloppyPKCE) authorize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		challenge := r.FormValue("code_challenge")
+		challenge, method := r.FormValue("code_challenge"), r.FormValue("code_challenge_method")
+		if uri := r.FormValue("request_uri"); uri != "" {
+			p.mu.Lock()
+			pushed, ok := p.pushed[uri]
+			p.mu.Unlock()
+			switch {
+			case !ok && (p.parRecordsNothing || p.parUnchecked):
+				next.ServeHTTP(w, r) // the PAR endpoint checked it, surely
+				return
+			case !ok:
+				http.Error(w, "invalid_request: unknown request_uri", http.StatusBadRequest)
+				return
+			case challenge != "" && challenge != pushed && !p.outerWins && !p.outerIgnored:
+				http.Error(w, "invalid_request: code_challenge differs from the pushed one", http.StatusBadRequest)
+				return
+			case challenge == "" || !p.outerWins:
+				challenge = pushed
+			}
+			method = "S256"
+		}
 		if p.normalise {
 			challenge = strings.NewReplacer("+", "-", "/", "_").Replace(strings.TrimRight(challenge, "="))
 		}
-		if p.methodOnlyPasses && challenge == "" && r.FormValue("code_challenge_method") != "" {
+		if p.methodOnlyPasses && challenge == "" && method != "" {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if (len(challenge) != 43 && !p.anyChallenge) || challenge == "" || r.FormValue("code_challenge_method") != "S256" {
+		if (len(challenge) != 43 && !p.anyChallenge) || challenge == "" || method != "S256" {
 			http.Error(w, "invalid_request: an S256 code_challenge is required", http.StatusBadRequest)
 			return
 		}
@@ -506,6 +630,37 @@ func (p *sloppyPKCE) authorize(next http.Handler) http.Handler {
 		if failed {
 			http.Error(w, "server_error: a code in the response is bound already", http.StatusInternalServerError)
 			return
+		}
+		relay(w, rec)
+	})
+}
+
+// par is the layer's PAR endpoint: it requires an S256 challenge of the
+// pushed request (unless parUnchecked) and records it under the
+// request_uri of the server's 201 answer (unless parRecordsNothing).
+func (p *sloppyPKCE) par(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		challenge, method := r.FormValue("code_challenge"), r.FormValue("code_challenge_method")
+		if !p.parUnchecked && (len(challenge) != 43 || method != "S256") {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusBadRequest)
+			json.NewEncoder(w).Encode(map[string]string{"error": "invalid_request", "error_description": "an S256 code_challenge is required"})
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		var answer struct {
+			RequestURI string `json:"request_uri"`
+		}
+		if rec.Code == http.StatusCreated && challenge != "" && !p.parRecordsNothing &&
+			json.Unmarshal(rec.Body.Bytes(), &answer) == nil && answer.RequestURI != "" {
+			p.mu.Lock()
+			if p.pushed == nil {
+				p.pushed = map[string]string{}
+			}
+			p.pushed[answer.RequestURI] = challenge
+			p.mu.Unlock()
 		}
 		relay(w, rec)
 	})
@@ -570,7 +725,7 @@ func (p *sloppyPKCE) token(next http.Handler) http.Handler {
 		p.mu.Lock()
 		b := p.bound[r.FormValue("code")]
 		switch {
-		case b == nil && p.methodOnlyPasses:
+		case b == nil && (p.methodOnlyPasses || p.unboundPasses):
 			p.mu.Unlock()
 			next.ServeHTTP(w, r)
 			return

@@ -11,7 +11,7 @@ import (
 // The destructive checks run last: a correct server revokes the grant of
 // a replayed code (RFC 6749 §4.1.2), after which later authorization
 // requests may land on a consent page.
-var catalogue = concat(metadataChecks, authorizeChecks, tokenChecks, hygieneChecks, destructiveChecks)
+var catalogue = concat(metadataChecks, authorizeChecks, tokenChecks, parChecks, hygieneChecks, destructiveChecks)
 
 func concat(groups ...[]check) []check {
 	var all []check

@@ -44,6 +44,8 @@ type auditor struct {
 
 	authzEndpoint, tokenEndpoint string
 	endpointProblem              string // why an endpoint is unknown
+	parEndpoint                  string // RFC 9126; "" when none is advertised
+	parProblem                   string // why parEndpoint is ""
 
 	timeouts atomic.Int32
 
@@ -59,6 +61,9 @@ type auditor struct {
 
 	probeOnce sync.Once // verifierProbe
 	probe     verifierProbe
+
+	parOnce    sync.Once // parBase
+	parBaseRes parBaseline
 }
 
 // metadataDoc is one metadata document as the server served it.
@@ -105,7 +110,21 @@ func newAuditor(ctx context.Context, t Target) (*auditor, error) {
 		a.tokenEndpoint = a.endpointFromMetadata("token_endpoint", issuer, &problems)
 	}
 	a.endpointProblem = strings.Join(problems, "; ")
+	a.parEndpoint = t.PAREndpoint
+	if a.parEndpoint == "" {
+		var why []string
+		a.parEndpoint = a.endpointFromMetadata("pushed_authorization_request_endpoint", issuer, &why)
+		a.parProblem = strings.Join(why, "; ")
+	}
 	return a, nil
+}
+
+// targetField is the Target field that names each endpoint of the
+// metadata.
+var targetField = map[string]string{
+	"authorization_endpoint":                "AuthorizationEndpoint",
+	"token_endpoint":                        "TokenEndpoint",
+	"pushed_authorization_request_endpoint": "PAREndpoint",
 }
 
 // endpointFromMetadata returns the named endpoint of the first document
@@ -128,7 +147,7 @@ func (a *auditor) endpointFromMetadata(member string, issuer *url.URL, problems 
 		}
 		if !strings.EqualFold(u.Host, issuer.Host) {
 			why = append(why, fmt.Sprintf("%s's %s %q is not on the issuer's host %s (set Target.%s to audit it)",
-				d.name, member, s, issuer.Host, map[string]string{"authorization_endpoint": "AuthorizationEndpoint", "token_endpoint": "TokenEndpoint"}[member]))
+				d.name, member, s, issuer.Host, targetField[member]))
 			continue
 		}
 		return s

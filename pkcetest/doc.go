@@ -44,6 +44,20 @@
 //     client authentication does not cost the code, so the correct retry
 //     still gets a token (token.retry-bad-auth-then-correct, a warn when
 //     it does not: golang.org/x/oauth2's default AuthStyle retries so);
+//   - par, on a server that advertises a
+//     pushed_authorization_request_endpoint (RFC 9126; or
+//     [Target.PAREndpoint]): a valid pushed S256 request gets a
+//     request_uri, a code for it and a token (par.valid); a pushed request
+//     without a challenge is refused where a direct one is
+//     (par.no-challenge); the code of a pushed request is refused with a
+//     wrong verifier and without one (par.verifier-wrong,
+//     par.verifier-missing); a code_challenge sent beside the request_uri
+//     cannot replace the pushed one (par.outer-challenge). The audit pushes
+//     authenticated as at the token endpoint (HTTP Basic for a
+//     confidential client, client_id in the body for a public one) and
+//     sends the authorization request with client_id and request_uri
+//     only. A server that advertises no PAR endpoint skips them, and says
+//     so;
 //   - hygiene: a reused challenge (info), an exposed challenge, state,
 //     caching.
 //
@@ -61,7 +75,9 @@
 //     have stopped it (a wrong, missing, malformed or foreign verifier, a
 //     downgrade, a replay or a second concurrent redemption, a code
 //     redeemable without a verifier after a failed attempt, a stolen code
-//     rebound through an echo), a code or token sent to a redirect URI that
+//     rebound through an echo, the code of a pushed request not bound to
+//     its pushed challenge, a pushed request without a challenge that
+//     sidesteps a requirement), a code or token sent to a redirect URI that
 //     is not registered, a 5xx (or no answer) to a client's malformed
 //     input, or metadata that makes conforming PKCE clients refuse the
 //     server;
@@ -72,7 +88,8 @@
 //     duplicated parameter read consistently, a refusal in the wrong shape;
 //   - [Skip]: a precondition is not met, and the detail says which (POST to
 //     the authorization endpoint not supported, no confidential client, an
-//     OAuth-only server without an OpenID document);
+//     OAuth-only server without an OpenID document, no PAR endpoint
+//     advertised);
 //   - [Info]: a client's duty the server need not enforce (a fresh verifier
 //     per request, RFC 7636 §7.1).
 //

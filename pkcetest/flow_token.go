@@ -11,6 +11,7 @@ import (
 
 // tokenCall is one token request, as raw as the checks need it.
 type tokenCall struct {
+	endpoint      string // "": the token endpoint
 	method        string // "": POST
 	query         string // raw query string
 	body          string
@@ -31,8 +32,11 @@ type tokenResult struct {
 }
 
 func (a *auditor) token(ctx context.Context, c tokenCall) tokenResult {
-	if a.tokenEndpoint == "" {
+	if c.endpoint == "" && a.tokenEndpoint == "" {
 		return tokenResult{err: fmt.Errorf("not sent: %s", a.endpointProblem)}
+	}
+	if c.endpoint == "" {
+		c.endpoint = a.tokenEndpoint
 	}
 	if c.method == "" {
 		c.method = http.MethodPost
@@ -59,9 +63,9 @@ func (a *auditor) token(ctx context.Context, c tokenCall) tokenResult {
 	var res *response
 	var err error
 	if body != nil {
-		res, err = a.sendVia(ctx, client, c.method, withQuery(a.tokenEndpoint, c.query), body, h)
+		res, err = a.sendVia(ctx, client, c.method, withQuery(c.endpoint, c.query), body, h)
 	} else {
-		res, err = a.sendVia(ctx, client, c.method, withQuery(a.tokenEndpoint, c.query), nil, h)
+		res, err = a.sendVia(ctx, client, c.method, withQuery(c.endpoint, c.query), nil, h)
 	}
 	if err != nil {
 		return tokenResult{err: err}

@@ -22,15 +22,17 @@ func TestWrappedCarelessServer(t *testing.T) {
 		name   string
 		config pkce.Config
 		// noChallenge is the verdict on an authorization request without
-		// a challenge: refused when PKCE is required, warned when optional.
-		noChallenge pkcetest.Outcome
+		// a challenge: refused when PKCE is required, warned when optional;
+		// parNoChallenge on a pushed one: refused when PKCE is required,
+		// skipped when optional (a pushed request sidesteps nothing).
+		noChallenge, parNoChallenge pkcetest.Outcome
 	}{
-		{"default", pkce.Config{}, pkcetest.Pass},
-		{"optional", pkce.Config{Require: func(*http.Request, string) bool { return false }}, pkcetest.Warn},
-		{"plain", pkce.Config{AllowPlain: true}, pkcetest.Pass},
+		{"default", pkce.Config{}, pkcetest.Pass, pkcetest.Pass},
+		{"optional", pkce.Config{Require: func(*http.Request, string) bool { return false }}, pkcetest.Warn, pkcetest.Skip},
+		{"plain", pkce.Config{AllowPlain: true}, pkcetest.Pass, pkcetest.Pass},
 		{"redirect-errors", pkce.Config{RedirectErrors: func(_ *http.Request, _, redirectURI string) bool {
 			return redirectURI == "http://127.0.0.1:9/callback" // the one the target registers
-		}}, pkcetest.Pass},
+		}}, pkcetest.Pass, pkcetest.Pass},
 	}
 	for _, p := range policies {
 		for _, secret := range []string{"", "pkcetest-secret"} {
@@ -43,8 +45,8 @@ func TestWrappedCarelessServer(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				srv, l := startCareless(t, wrappers{authorize: m.Authorize, token: m.Token, discovery: m.Discovery,
-					server: options{redirects: "exact"}})
+				srv, l := startCareless(t, wrappers{authorize: m.Authorize, token: m.Token, discovery: m.Discovery, par: m.PAR,
+					server: options{redirects: "exact", offerPAR: true}})
 				tg := target(srv, secret)
 
 				pkcetest.Run(t, tg)
@@ -57,6 +59,9 @@ func TestWrappedCarelessServer(t *testing.T) {
 				}
 				if r := byID["authorize.no-challenge"]; r.Outcome != p.noChallenge {
 					t.Errorf("authorize.no-challenge: %s (%s), want %s", r.Outcome, r.Detail, p.noChallenge)
+				}
+				if r := byID["par.no-challenge"]; r.Outcome != p.parNoChallenge {
+					t.Errorf("par.no-challenge: %s (%s), want %s", r.Outcome, r.Detail, p.parNoChallenge)
 				}
 				if p.name == "plain" {
 					for id, want := range map[string]pkcetest.Outcome{
@@ -78,7 +83,8 @@ func TestWrappedCarelessServer(t *testing.T) {
 				}
 				for _, id := range []string{"authorize.valid-s256", "token.valid", "token.parallel",
 					"token.retry-wrong-then-none", "token.replay", "token.downgrade", "token.duplicate-grant-type",
-					"token.rebind-echo-redirect-query", "token.rebind-echo-code-param"} {
+					"token.rebind-echo-redirect-query", "token.rebind-echo-code-param",
+					"par.valid", "par.verifier-wrong", "par.verifier-missing", "par.outer-challenge"} {
 					if r := byID[id]; r.Outcome != pkcetest.Pass {
 						t.Errorf("%s: %s (%s), want pass", id, r.Outcome, r.Detail)
 					}
@@ -90,7 +96,7 @@ func TestWrappedCarelessServer(t *testing.T) {
 						refused++
 						if e.issued {
 							t.Errorf("the careless server issued a %s for a request the client saw refused with HTTP %d: %s %s",
-								map[string]string{"authorize": "code", "token": "token"}[e.endpoint], e.status, e.method, e.url)
+								map[string]string{"authorize": "code", "token": "token", "par": "request_uri"}[e.endpoint], e.status, e.method, e.url)
 						}
 					}
 					if e.issued {
@@ -127,8 +133,8 @@ func TestResponseModes(t *testing.T) {
 			}
 			// It authenticates its client, so that a refusal for client
 			// authentication can be retried (token.retry-bad-auth-then-correct).
-			srv, _ = startCareless(t, wrappers{authorize: m.Authorize, token: m.Token, discovery: m.Discovery, mode: mode,
-				clients: map[string]string{"pkcetest-client": ""}, server: options{redirects: "exact"}})
+			srv, _ = startCareless(t, wrappers{authorize: m.Authorize, token: m.Token, discovery: m.Discovery, par: m.PAR, mode: mode,
+				clients: map[string]string{"pkcetest-client": ""}, server: options{redirects: "exact", offerPAR: true}})
 			for id, r := range audit(t, target(srv, "")) {
 				if r.Outcome == pkcetest.Fail || (r.Outcome == pkcetest.Skip && id != "token.basic-form-encoded") {
 					t.Errorf("wrapped %s: %s %s", id, r.Outcome, r.Detail)
@@ -235,7 +241,10 @@ func TestOtherRegisteredClient(t *testing.T) {
 // the careless server (in the redirect_uri's query; in a login redirect
 // carrying the request's query) stays bound to the victim's challenge,
 // and a token request the server refuses for client authentication does
-// not cost the code, for a public and a confidential client.
+// not cost the code, for a public and a confidential client. Issue 12
+// item 6: the pushed flow through the same login redirect (two passes of
+// one request_uri) passes the par checks, the client authenticated at the
+// PAR endpoint as at the token endpoint.
 func TestWrappedStolenCodeAndRetry(t *testing.T) {
 	for _, mode := range []string{"", "login"} {
 		for _, secret := range []string{"", "pkcetest-secret"} {
@@ -249,15 +258,15 @@ func TestWrappedStolenCodeAndRetry(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				srv, _ := startCareless(t, wrappers{authorize: m.Authorize, token: m.Token, discovery: m.Discovery,
-					mode: mode, clients: map[string]string{"pkcetest-client": secret}, server: options{redirects: "exact"}})
+				srv, _ := startCareless(t, wrappers{authorize: m.Authorize, token: m.Token, discovery: m.Discovery, par: m.PAR,
+					mode: mode, clients: map[string]string{"pkcetest-client": secret}, server: options{redirects: "exact", offerPAR: true}})
 				tg := target(srv, secret)
 				if mode == "login" {
 					tg.Authorize = followLogin(srv)
 				}
 				byID := audit(t, tg)
-				for _, id := range []string{"token.valid", "token.rebind-echo-redirect-query",
-					"token.rebind-echo-code-param", "token.retry-bad-auth-then-correct"} {
+				for _, id := range append([]string{"token.valid", "token.rebind-echo-redirect-query",
+					"token.rebind-echo-code-param", "token.retry-bad-auth-then-correct"}, parIDs...) {
 					if r := byID[id]; r.Outcome != pkcetest.Pass {
 						t.Errorf("%s: %s (%s), want pass", id, r.Outcome, r.Detail)
 					}

@@ -319,22 +319,34 @@ func TestAgainstDemo(t *testing.T) {
 		codeParam     = "token.rebind-echo-code-param"
 		retryBadAuth  = "token.retry-bad-auth-then-correct"
 	)
+	// Issue 12 item 6: the demo advertises its PAR endpoint (/par, m.PAR
+	// in front), so the par checks run, for the public client (client_id
+	// in the pushed body) and the confidential one (HTTP Basic).
+	parPass := map[string]string{"par.valid": "pass", "par.no-challenge": "pass", "par.verifier-wrong": "pass",
+		"par.verifier-missing": "pass", "par.outer-challenge": "pass"}
+	public := []string{"-client-id", "demo-app"}
 	for _, tc := range []struct {
 		name     string
+		client   []string
 		flags    []string
 		wantExit int
 		want     map[string]string
 	}{
-		{"wrapped", nil, 0, map[string]string{redirectQuery: "pass", codeParam: "pass", retryBadAuth: "pass",
-			"authorize.unregistered-redirect": "pass", "hygiene.constant-challenge": "info"}},
+		{"wrapped", public, nil, 0, merge(parPass, map[string]string{redirectQuery: "pass", codeParam: "pass", retryBadAuth: "pass",
+			"authorize.unregistered-redirect": "pass", "hygiene.constant-challenge": "info"})},
+		{"wrapped-confidential", []string{"-client-id", "demo-service", "-client-secret", "demo-secret"}, nil, 0,
+			merge(parPass, map[string]string{"token.basic-form-encoded": "pass", retryBadAuth: "pass"})},
 		// The bare demo has no PKCE: a stolen code is redeemed with any
 		// verifier; it burns no code on a refused client authentication.
-		{"unprotected", []string{"-unprotected"}, 1, map[string]string{redirectQuery: "fail", codeParam: "fail", retryBadAuth: "pass"}},
+		// Its PAR endpoint works, but nothing binds a pushed challenge, and
+		// PKCE being optional, a push without one sidesteps nothing.
+		{"unprotected", public, []string{"-unprotected"}, 1, map[string]string{redirectQuery: "fail", codeParam: "fail", retryBadAuth: "pass",
+			"par.valid": "pass", "par.no-challenge": "skip", "par.verifier-wrong": "fail", "par.verifier-missing": "fail", "par.outer-challenge": "fail"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			issuer := startDemo(t, filepath.Join(dir, "pkce-demo"), tc.flags...)
-			audit := exec.Command(filepath.Join(dir, "pkce-audit"), "-json", "-issuer", issuer,
-				"-client-id", "demo-app", "-redirect-uri", "http://127.0.0.1:9/callback")
+			args := append([]string{"-json", "-issuer", issuer, "-redirect-uri", "http://127.0.0.1:9/callback"}, tc.client...)
+			audit := exec.Command(filepath.Join(dir, "pkce-audit"), args...)
 			var stdout, stderr bytes.Buffer
 			audit.Stdout, audit.Stderr = &stdout, &stderr
 			err := audit.Run()
@@ -371,6 +383,17 @@ func TestAgainstDemo(t *testing.T) {
 			t.Log(strings.TrimSpace(stderr.String()))
 		})
 	}
+}
+
+// merge returns the union of ms; later maps win.
+func merge(ms ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range ms {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // startDemo runs the demo binary with -serve on a free loopback port, stops
