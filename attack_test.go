@@ -1822,7 +1822,7 @@ func TestPARAttacks(t *testing.T) {
 				a := ps.push(t, rig, form)
 				require.Equal(t, http.StatusCreated, a.Status, a.Body)
 				thief := authorizeWith(t, rig, url.Values{"client_id": {"evil"}, "request_uri": {a.RequestURI}}, "")
-				rig.assertRefused(t, thief, http.StatusBadRequest, "invalid_request")
+				rig.assertRefused(t, thief, http.StatusBadRequest, "invalid_request_uri")
 				rig.assertNoCode(t, thief)
 				victim := authorizeWith(t, rig, url.Values{"client_id": {"app"}, "request_uri": {a.RequestURI}}, v)
 				rig.redeemOnce(t, victim)
@@ -1886,7 +1886,7 @@ func TestPARAttacks(t *testing.T) {
 						sent = append(sent, r)
 						continue
 					}
-					rig.assertRefused(t, r, http.StatusBadRequest, "invalid_request")
+					rig.assertRefused(t, r, http.StatusBadRequest, "invalid_request_uri")
 					rig.assertNoCode(t, r)
 				}
 				require.Len(t, sent, 1, "one pass got a code")
@@ -1900,7 +1900,7 @@ func TestPARAttacks(t *testing.T) {
 				q := url.Values{"client_id": {"app"}, "request_uri": {a.RequestURI}}
 				first := authorizeWith(t, rig, q, v)
 				again := authorizeWith(t, rig, q, v)
-				rig.assertRefused(t, again, http.StatusBadRequest, "invalid_request")
+				rig.assertRefused(t, again, http.StatusBadRequest, "invalid_request_uri")
 				rig.assertNoCode(t, again)
 				assert.Len(t, rig.mintedCodes(), 1)
 				rig.redeemOnce(t, first)
@@ -1947,7 +1947,7 @@ func TestPARAttacks(t *testing.T) {
 				got := authorizeWith(t, rig, url.Values{"client_id": {"app"}, "response_type": {"code"},
 					"code_challenge": {pkce.S256Challenge(v)}, "code_challenge_method": {"S256"},
 					"request": {"eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a.b.c.d"}}, v)
-				rig.assertRefused(t, got, http.StatusBadRequest, "invalid_request")
+				rig.assertRefused(t, got, http.StatusBadRequest, "invalid_request_object")
 				assert.Contains(t, got.body, "encrypted")
 				rig.assertNoCode(t, got)
 			}},

@@ -71,7 +71,11 @@ func TestAuthorizeRefusals(t *testing.T) {
 				q = "response_type=code&" + q
 			}
 			resp, body := s.get(t, "/authorize?"+q)
-			assertAuthorizeRefused(t, s, resp, body, http.StatusBadRequest, "invalid_request", tt.descPart)
+			code := "invalid_request"
+			if strings.HasPrefix(tt.name, "request_uri") {
+				code = "invalid_request_uri" // RFC 9101 §7: a request_uri that cannot be used
+			}
+			assertAuthorizeRefused(t, s, resp, body, http.StatusBadRequest, code, tt.descPart)
 		})
 	}
 }

@@ -12,6 +12,8 @@ import (
 // OAuth error codes (RFC 6749 §4.1.2.1, §5.2).
 const (
 	errInvalidRequest         = "invalid_request"
+	errInvalidRequestURI      = "invalid_request_uri"    // RFC 9101 §7, OpenID Connect Core §3.1.2.6
+	errInvalidRequestObject   = "invalid_request_object" // RFC 9101 §7
 	errInvalidGrant           = "invalid_grant"
 	errServerError            = "server_error"
 	errTemporarilyUnavailable = "temporarily_unavailable"
@@ -29,6 +31,18 @@ type refusal struct {
 // badRequest is an invalid_request refusal (HTTP 400) for reason.
 func badRequest(reason, desc string) *refusal {
 	return &refusal{http.StatusBadRequest, errInvalidRequest, desc, reason}
+}
+
+// badRequestURI is an invalid_request_uri refusal (HTTP 400) for reason:
+// the request_uri of an authorization request cannot be used (RFC 9101 §7).
+func badRequestURI(reason, desc string) *refusal {
+	return &refusal{http.StatusBadRequest, errInvalidRequestURI, desc, reason}
+}
+
+// badRequestObject is an invalid_request_object refusal (HTTP 400) for
+// reason: a request object that cannot be read (RFC 9101 §7).
+func badRequestObject(reason, desc string) *refusal {
+	return &refusal{http.StatusBadRequest, errInvalidRequestObject, desc, reason}
 }
 
 // badGrant is an invalid_grant refusal (HTTP 400) for reason.

@@ -103,10 +103,10 @@ func (m *Middleware) checkPushed(r *http.Request, p *params, requestURI string) 
 		if !m.require(r, client) {
 			return Challenge{}, false, true, nil, nil // passes unbound
 		}
-		return Challenge{}, false, true, nil, badRequest(ReasonRequestURIUnknown, "the request_uri is unknown or expired: it was not pushed to this server's pushed authorization request endpoint, or its lifetime (expires_in) is over; "+
+		return Challenge{}, false, true, nil, badRequestURI(ReasonRequestURIUnknown, "the request_uri is unknown or expired: it was not pushed to this server's pushed authorization request endpoint, or its lifetime (expires_in) is over; "+
 			"PKCE is required, so push the request again (RFC 9126) with code_challenge and code_challenge_method=S256, or send them in the authorization request itself")
 	case errors.Is(err, ErrUsed):
-		return Challenge{}, false, true, nil, badRequest(ReasonRequestURIUnknown, "the request_uri was already used for an authorization code; a request_uri is single use (RFC 9126 section 4): push the request again")
+		return Challenge{}, false, true, nil, badRequestURI(ReasonRequestURIUnknown, "the request_uri was already used for an authorization code; a request_uri is single use (RFC 9126 section 4): push the request again")
 	case err != nil:
 		m.logFault(r.Context(), "authorize", "peek", err)
 		return Challenge{}, false, true, nil, storeRefusal(err, "look up the pushed authorization request")
@@ -115,7 +115,7 @@ func (m *Middleware) checkPushed(r *http.Request, p *params, requestURI string) 
 	case client == "":
 		return Challenge{}, false, true, nil, badRequest(ReasonClientMismatch, "client_id is missing: an authorization request with a request_uri names the client that pushed it (RFC 9126 section 4)")
 	case client != c.ClientID:
-		return Challenge{}, false, true, nil, badRequest(ReasonClientMismatch, "the request_uri was pushed by another client")
+		return Challenge{}, false, true, nil, badRequestURI(ReasonClientMismatch, "the request_uri was pushed by another client")
 	}
 	if e := conflict(p, c.Value, string(c.Method), "the pushed"); e != nil {
 		return Challenge{}, false, true, nil, e
@@ -210,7 +210,7 @@ func (cw *captureWriter) usePushed() bool {
 	case err == nil:
 		return true
 	case errors.Is(err, ErrUsed), errors.Is(err, ErrNotFound):
-		return cw.fail(badRequest(ReasonRequestURIUnknown, "the request_uri was used for another authorization code meanwhile, or expired; a request_uri is single use (RFC 9126 section 4), so this code was not sent: push the request again"))
+		return cw.fail(badRequestURI(ReasonRequestURIUnknown, "the request_uri was used for another authorization code meanwhile, or expired; a request_uri is single use (RFC 9126 section 4), so this code was not sent: push the request again"))
 	}
 	cw.m.logFault(cw.ctx, "authorize", "take pushed request", err)
 	return cw.fail(storeRefusal(err, "use up the pushed authorization request"))

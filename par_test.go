@@ -393,7 +393,11 @@ func TestPARRefusals(t *testing.T) {
 			ps := newPushServer(t, tt.cfg)
 			a := ps.push(t, tt.form, tt.header)
 			assert.Equal(t, tt.status, a.Status, a.Body)
-			assert.Equal(t, "invalid_request", a.Error)
+			want := "invalid_request"
+			if tt.reason == pkce.ReasonRequestUnreadable {
+				want = "invalid_request_object" // RFC 9101 §7
+			}
+			assert.Equal(t, want, a.Error)
 			assert.Contains(t, a.Description, tt.descPart)
 			assert.Empty(t, a.RequestURI)
 			assert.Empty(t, ps.pushed, "the wrapped PAR handler was not reached")

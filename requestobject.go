@@ -185,5 +185,5 @@ func decodeSegment(s string) ([]byte, error) {
 // requestUnreadable is the refusal of a request object the middleware
 // cannot read; why says what is wrong with it.
 func requestUnreadable(why string) *refusal {
-	return badRequest(ReasonRequestUnreadable, why+": its code_challenge cannot be read, and this server requires PKCE; send a signed, unencrypted request object (JWS) whose payload holds code_challenge and code_challenge_method=S256")
+	return badRequestObject(ReasonRequestUnreadable, why+": its code_challenge cannot be read, and this server requires PKCE; send a signed, unencrypted request object (JWS) whose payload holds code_challenge and code_challenge_method=S256")
 }

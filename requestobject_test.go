@@ -61,8 +61,12 @@ func TestReadRequestObject(t *testing.T) {
 				if e.reason != tt.reason {
 					t.Fatalf("reason %s (%s), want %s", e.reason, e.desc, tt.reason)
 				}
-				if e.status != 400 || e.code != errInvalidRequest || e.desc == "" {
-					t.Fatalf("refusal %+v, want 400 invalid_request with a description", e)
+				want := errInvalidRequest
+				if e.reason == ReasonRequestUnreadable {
+					want = errInvalidRequestObject // RFC 9101 §7
+				}
+				if e.status != 400 || e.code != want || e.desc == "" {
+					t.Fatalf("refusal %+v, want 400 %s with a description", e, want)
 				}
 				return
 			}

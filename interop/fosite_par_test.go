@@ -154,15 +154,13 @@ var parDifferences = []parDifference{
 	{"outer challenge, none pushed", "optional", "par ok; authorize ok; token refused (invalid_grant)", "par ok; authorize ok; token issued", "downgrade",
 		"nothing was recorded for the request_uri, so the middleware passes it unbound and does not bind the outer challenge: the challenge that counts is the pushed one (none), and a server may read only that (DESIGN.md: an outer challenge is not bound, the real one is elsewhere). The verifier for that code is then refused as a downgrade (docs/par.md)"},
 
-	// The request_uri, used twice.
-	{"request_uri reused", "S256 required", "par ok; authorize ok; authorize refused (invalid_request); token issued", "par ok; authorize ok; authorize refused (invalid_request_uri); token issued", "request_uri_unknown",
-		"both refuse the second use (RFC 9126 §4: single use) and redeem the first code; the middleware refuses every authorization request with invalid_request and a description (DESIGN.md, Authorize 6), fosite a request_uri it does not hold with invalid_request_uri (OpenID Connect Core §3.1.2.6)"},
-	{"request_uri reused", "plain allowed", "par ok; authorize ok; authorize refused (invalid_request); token issued", "par ok; authorize ok; authorize refused (invalid_request_uri); token issued", "request_uri_unknown", "as above"},
-	{"request_uri reused", "optional", "par ok; authorize ok; authorize refused (invalid_request); token issued", "par ok; authorize ok; authorize refused (invalid_request_uri); token issued", "request_uri_unknown", "as above"},
-	{"request_uri used by another client, then by its own", "S256 required", "par ok; authorize refused (invalid_request); authorize ok; token issued", "par ok; authorize refused (invalid_request); authorize refused (invalid_request_uri)", "client_mismatch",
+	// The request_uri, used twice. A reuse is no difference: both refuse the
+	// second use with invalid_request_uri (RFC 9126 §4: single use; RFC
+	// 9101 §7) and redeem the first code.
+	{"request_uri used by another client, then by its own", "S256 required", "par ok; authorize refused (invalid_request_uri); authorize ok; token issued", "par ok; authorize refused (invalid_request); authorize refused (invalid_request_uri)", "client_mismatch",
 		"both refuse the other client; fosite deletes the pushed request before it compares the client (authorizeRequestFromPAR), so anyone who sees a request_uri (it travels in the front channel) can spend it and its client's login fails. The middleware looks the pushed request up without using it (DESIGN.md: used up only when a code is bound), so its own client still gets through"},
-	{"request_uri used by another client, then by its own", "plain allowed", "par ok; authorize refused (invalid_request); authorize ok; token issued", "par ok; authorize refused (invalid_request); authorize refused (invalid_request_uri)", "client_mismatch", "as above"},
-	{"request_uri used by another client, then by its own", "optional", "par ok; authorize refused (invalid_request); authorize ok; token issued", "par ok; authorize refused (invalid_request); authorize refused (invalid_request_uri)", "client_mismatch", "as above"},
+	{"request_uri used by another client, then by its own", "plain allowed", "par ok; authorize refused (invalid_request_uri); authorize ok; token issued", "par ok; authorize refused (invalid_request); authorize refused (invalid_request_uri)", "client_mismatch", "as above"},
+	{"request_uri used by another client, then by its own", "optional", "par ok; authorize refused (invalid_request_uri); authorize ok; token issued", "par ok; authorize refused (invalid_request); authorize refused (invalid_request_uri)", "client_mismatch", "as above"},
 }
 
 // TestFositePARDifferential runs the PAR corpus through both and compares.
