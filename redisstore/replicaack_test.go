@@ -32,28 +32,38 @@ func TestReplicaAck(t *testing.T) {
 		if !strings.Contains(info, "master_link_status:up") {
 			return errors.New("link down")
 		}
+		// The master must count it online too, or a WAIT finds no replica.
+		if info, err = master.Client().Info(ctx, "replication").Result(); err != nil {
+			return err
+		}
+		if !strings.Contains(info, "state=online") {
+			return errors.New("the master does not count the replica online yet")
+		}
 		return nil
 	})
 	client := master.Client(func(o *redis.Options) { o.ContextTimeoutEnabled = true })
 	const timeout = 200 * time.Millisecond
 	s := redisstore.New(client, redisstore.WithReplicaAck(1, timeout))
+	// The writes the replica acknowledges get a generous timeout: on a busy
+	// machine a healthy replica may take longer than 200 ms to answer WAIT.
+	patient := redisstore.New(client, redisstore.WithReplicaAck(1, 5*time.Second))
 
 	key, c := newKey(), newChallenge(time.Minute)
-	mustSave(t, s, key, c)
-	if got, err := s.TakeAs(ctx, key, 7); err != nil || got.Value != c.Value {
+	mustSave(t, patient, key, c)
+	if got, err := patient.TakeAs(ctx, key, 7); err != nil || got.Value != c.Value {
 		t.Fatalf("TakeAs acknowledged by the replica: got (%+v, %v)", got, err)
 	}
-	if err := s.Restore(ctx, key, 7); err != nil {
+	if err := patient.Restore(ctx, key, 7); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.TakeAs(ctx, key, 8); err != nil || got.Value != c.Value {
+	if got, err := patient.TakeAs(ctx, key, 8); err != nil || got.Value != c.Value {
 		t.Fatalf("TakeAs after Restore: got (%+v, %v)", got, err)
 	}
 	if v, err := replica.Client().Get(ctx, redisstore.DefaultKeyPrefix+key).Result(); err != nil || v[0] != 0x03 {
 		t.Fatalf("the replica holds %q (%v), want the entry used by the last TakeAs", v, err)
 	}
 	key2, c2 := newKey(), newChallenge(time.Minute)
-	mustSave(t, s, key2, c2)
+	mustSave(t, patient, key2, c2)
 
 	fresh := func() *redisstore.Store {
 		return redisstore.New(master.Client(), redisstore.WithReplicaAck(1, timeout))
