@@ -116,7 +116,7 @@ func BenchmarkMemoryStoreSaveTake(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			var sum [32]byte
 			for pb.Next() {
-				for range 4 {
+				for range 12 {
 					sum = sha256.Sum256(sum[:])
 				}
 			}
