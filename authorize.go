@@ -1,7 +1,6 @@
 package pkce
 
 import (
-	"context"
 	"html"
 	"net/http"
 	"net/url"
@@ -120,7 +119,7 @@ func (m *Middleware) Authorize(next http.Handler) http.Handler {
 		cw := &captureWriter{w: w, m: m, ctx: r.Context(), challenge: c, head: r.Method == http.MethodHead,
 			req: ind.carriedBy(p)}
 		defer cw.done() // a panic included
-		next.ServeHTTP(cw, p.request(r, context.WithValue(r.Context(), challengeKey{}, cw)))
+		next.ServeHTTP(cw, p.request(r, cw.withChallenge(r.Context())))
 		cw.finish()
 	})
 }
@@ -132,7 +131,7 @@ func (m *Middleware) Authorize(next http.Handler) http.Handler {
 func (m *Middleware) capture(w http.ResponseWriter, r *http.Request, next http.Handler, c Challenge, req carried) {
 	cw := &captureWriter{w: w, m: m, ctx: r.Context(), challenge: c, head: r.Method == http.MethodHead, req: req}
 	defer cw.done() // a panic included
-	next.ServeHTTP(cw, r.WithContext(context.WithValue(r.Context(), challengeKey{}, cw)))
+	next.ServeHTTP(cw, r.WithContext(cw.withChallenge(r.Context())))
 	cw.finish()
 }
 
@@ -320,7 +319,7 @@ func (c *carried) has(v string) bool {
 		for s := c.raw; s != ""; {
 			var raw string
 			_, raw, s = nextPair(s)
-			if !strings.Contains(raw, "=") && !strings.Contains(raw, "%3D") && !strings.Contains(raw, "%3d") {
+			if !decodesEq(raw) {
 				// No '=' once decoded: only the value itself can match,
 				// compared as it decodes, without allocating.
 				if decodesTo(raw, v) {
@@ -336,6 +335,22 @@ func (c *carried) has(v string) bool {
 	for _, vs := range c.values {
 		for _, x := range vs {
 			if x == v || (strings.IndexByte(x, '=') >= 0 && innerValue(x, v)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// decodesEq reports whether raw has an '=' once decoded: an '=' or a
+// "%3D" (either case).
+func decodesEq(raw string) bool {
+	for i := 0; i < len(raw); i++ {
+		switch raw[i] {
+		case '=':
+			return true
+		case '%':
+			if i+2 < len(raw) && raw[i+1] == '3' && (raw[i+2] == 'D' || raw[i+2] == 'd') {
 				return true
 			}
 		}

@@ -38,6 +38,32 @@ type captureWriter struct {
 	ended   bool       // finish ran: the handler returned
 	held    heldHeader // the header while a page is held
 	buf     []byte     // the held page
+
+	handlerCtx challengeCtx // the wrapped handler's context (withChallenge)
+}
+
+// challengeCtx is the context the wrapped handler gets: the request's,
+// with the captureWriter as its challengeKey value, as context.WithValue
+// would make it, held in the captureWriter's allocation.
+type challengeCtx struct {
+	context.Context
+	cw *captureWriter
+}
+
+// Value returns the captureWriter for challengeKey, else the request
+// context's value.
+func (c *challengeCtx) Value(key any) any {
+	if _, ok := key.(challengeKey); ok {
+		return c.cw
+	}
+	return c.Context.Value(key)
+}
+
+// withChallenge returns ctx with cw as its challengeKey value
+// (FromContext).
+func (cw *captureWriter) withChallenge(ctx context.Context) context.Context {
+	cw.handlerCtx = challengeCtx{Context: ctx, cw: cw}
+	return &cw.handlerCtx
 }
 
 type captureState uint8
@@ -635,13 +661,24 @@ func nextParam(s string) (name, value, rest string) {
 // is nothing to decode. A malformed escape leaves it raw: a client may
 // still read it so, and it is bound so.
 func queryDecode(s string) string {
-	if !strings.ContainsAny(s, "%+") {
+	if !needsDecode(s) {
 		return s
 	}
 	if d, err := url.QueryUnescape(s); err == nil {
 		return d
 	}
 	return s
+}
+
+// needsDecode reports whether s has a '%' or a '+', that is something
+// queryDecode may change (strings.ContainsAny, without its per-call set).
+func needsDecode(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' || s[i] == '+' {
+			return true
+		}
+	}
+	return false
 }
 
 // jarmCodes returns the code claims of a JARM response (JWT Secured

@@ -41,7 +41,7 @@ func scanAuthorizeQuery(raw string) (q authorizeQuery, ok bool) {
 			return q, false
 		}
 		key, value, _ := strings.Cut(pair, "=")
-		if key == "" || strings.ContainsAny(key, "%+") || !wellEscaped(value) {
+		if key == "" || needsDecode(key) || !wellEscaped(value) {
 			return q, false
 		}
 		bit := authorizeSingleBit(key)
@@ -130,6 +130,9 @@ func isHex(c byte) bool {
 
 // decodesTo reports whether queryDecode(raw) == v, without allocating.
 func decodesTo(raw, v string) bool {
+	if len(raw) < len(v) {
+		return false // decoding never lengthens
+	}
 	if !wellEscaped(raw) {
 		return raw == v // queryDecode leaves it raw
 	}
